@@ -1,0 +1,1 @@
+"""The runnable side: CLI, one dlt pipeline per source and destination, run summaries."""

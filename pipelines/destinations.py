@@ -1,0 +1,87 @@
+"""Named destinations from `destinations.toml`, resolved through dlt's own config.
+
+Each `[name]` table holds a dlt destination type (`destination`), the loader file
+format, and that destination's dlt settings. The settings are registered as a dlt config
+provider *after* dlt's own, so `DESTINATION__<NAME>__CREDENTIALS` and `.dlt/secrets.toml`
+still win, exactly as they do for any dlt destination."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.configuration.providers import CustomLoaderDocProvider
+from dlt.common.destination import Destination
+
+from sources.common.errors import ConfigError
+
+FILE = "destinations.toml"
+DEFAULT = "duckdb"
+_registered = False
+
+
+@dataclass(frozen=True)
+class NamedDestination:
+    name: str
+    kind: str
+    loader_file_format: str | None
+
+    def make(self) -> Destination:
+        return Destination.from_reference(self.kind, destination_name=self.name)
+
+
+def load_file(path: Path = Path(FILE)) -> dict[str, dict[str, Any]]:
+    if not path.exists():
+        return {
+            DEFAULT: {
+                "destination": "duckdb",
+                "credentials": "data/warehouse.duckdb",
+                "loader_file_format": "parquet",
+            }
+        }
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def register(entries: dict[str, dict[str, Any]]) -> None:
+    """Expose every entry's settings to dlt as `destination.<name>.<key>` (lowest priority)."""
+    global _registered
+    if _registered:
+        return
+    doc = {
+        "destination": {
+            name: {k: v for k, v in entry.items() if k not in ("destination", "loader_file_format")}
+            for name, entry in entries.items()
+        }
+    }
+    dlt.config.register_provider(CustomLoaderDocProvider("destinations.toml", lambda: doc))
+    _registered = True
+
+
+def resolve(name: str | None) -> NamedDestination:
+    entries = load_file()
+    name = name or DEFAULT
+    if name not in entries:
+        raise ConfigError(
+            f"unknown destination {name!r}; {FILE} names {', '.join(sorted(entries)) or 'none'}"
+        )
+    entry = entries[name]
+    kind = entry.get("destination")
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(f"[{name}] in {FILE} has no `destination` type (duckdb, postgres, …)")
+    register(entries)
+    if kind == "duckdb":
+        _ensure_parent(entry.get("credentials"))
+    return NamedDestination(name, kind, entry.get("loader_file_format"))
+
+
+def _ensure_parent(credentials: object) -> None:
+    """DuckDB creates the file, not its folder."""
+    if isinstance(credentials, str) and credentials and ":" not in credentials:
+        Path(credentials).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,60 @@
+"""Map any exception from building or running a source to an exit code and one line.
+
+dlt wraps what a resource raises (PipelineStepFailed → ResourceExtractionError → ours),
+so the chain is walked to the first error we raised ourselves; dlt's configuration
+errors become configuration lines that name the key and where to set it."""
+
+from __future__ import annotations
+
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigurationValueError,
+    ConfigValueCannotBeCoercedException,
+)
+
+from sources.common.errors import ConfigError, PipelineError, config_key_help
+from sources.common.redaction import redact
+
+SECRET_KEYS = ("token", "key", "secret", "password", "credentials", "account_id", "client_id")
+
+
+def _chain(exc: BaseException):
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def classify(exc: BaseException, source: str | None = None) -> tuple[int, str]:
+    """(exit code, one redacted line) for a failure of `source`."""
+    for link in _chain(exc):
+        if isinstance(link, PipelineError):
+            return link.exit_code, link.in_context(source=source).line()
+        config = _config_error(link, source)
+        if config is not None:
+            return config.exit_code, config.line()
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    prefix = f"{source}: " if source else ""
+    return 1, redact(f"{prefix}{type(exc).__name__}: {text[:300]}")
+
+
+def _config_error(exc: BaseException, source: str | None) -> ConfigError | None:
+    name = source or "sources"
+    if isinstance(exc, ConfigFieldMissingException):
+        keys = list(exc.fields)
+        hints = "; ".join(
+            config_key_help(name, k, secret=any(s in k for s in SECRET_KEYS)) for k in keys
+        )
+        return ConfigError(f"missing setting(s) {', '.join(keys)}", source=source, hint=hints)
+    if isinstance(exc, ConfigValueCannotBeCoercedException):
+        hint_type = getattr(exc.hint, "__name__", str(exc.hint))
+        return ConfigError(
+            f"setting {exc.field_name} cannot be read as {hint_type}",
+            source=source,
+            hint=config_key_help(name, exc.field_name),
+        )
+    if isinstance(exc, ConfigurationValueError):
+        return ConfigError(f"invalid configuration: {exc}", source=source)
+    return None

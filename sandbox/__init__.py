@@ -1,0 +1,114 @@
+"""Local simulators of the vendor APIs, for the demo, the tests and the benchmarks.
+
+    with Sandbox(rows=1_000) as sandbox:
+        os.environ.update(sandbox.env())      # point the sources at it
+        ...
+        sandbox.kissmetrics.ground_truth()    # what a full load must contain
+
+Every simulator listens on 127.0.0.1 on free ports (or from `port_base` on), serves
+seeded, deterministic data of the requested size, and takes fault knobs at runtime
+(`sandbox.kissmetrics.api.faults.error_burst = 3`) or from a `--faults` spec."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.kissmetrics import KissmetricsSim
+from sandbox.server import Faults, VendorServer
+
+VENDORS = ("kissmetrics",)
+DEFAULT_DAYS = 28
+
+
+class Sandbox:
+    def __init__(
+        self,
+        rows: int = 3_000,
+        *,
+        vendors: tuple[str, ...] = VENDORS,
+        days: int = DEFAULT_DAYS,
+        port_base: int = 0,
+        seed: int = 7,
+    ) -> None:
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        self.data_end = now - timedelta(minutes=1)
+        self.data_start = (now - timedelta(days=days)).replace(hour=0, minute=0)
+        self.vendors = vendors
+        self.port_base = port_base
+        self.sims: dict[str, Any] = {}
+        # a host that belongs to no vendor: tests point redirects and Locations at it
+        self.foreign = VendorServer("foreign")
+        if "kissmetrics" in vendors:
+            self.sims["kissmetrics"] = KissmetricsSim(
+                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
+            )
+
+    @property
+    def kissmetrics(self) -> KissmetricsSim:
+        return self.sims["kissmetrics"]
+
+    @property
+    def servers(self) -> list[VendorServer]:
+        return [s for sim in self.sims.values() for s in sim.servers] + [self.foreign]
+
+    def start(self) -> Sandbox:
+        for offset, server in enumerate(self.servers):
+            if self.port_base:
+                server._port = self.port_base + offset
+            server.start()
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point every source at this sandbox."""
+        env: dict[str, str] = {}
+        for sim in self.sims.values():
+            env.update(sim.env())
+        return env
+
+    def apply_faults(self, spec: str) -> None:
+        """`vendor.knob=value,…`, e.g. `kissmetrics.error_rate=0.2,kissmetrics.job_latency=2`.
+
+        Knobs of `Faults` apply to every host of the vendor; any other knob is an
+        attribute of the vendor's simulator (job_latency, never_complete, …)."""
+        types = Faults.field_types()
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            try:
+                target, value = item.split("=", 1)
+                vendor, knob = target.split(".", 1)
+                sim = self.sims[vendor]
+            except (ValueError, KeyError):
+                raise ValueError(f"bad fault {item!r}: want vendor.knob=value") from None
+            if knob in types:
+                for server in sim.servers:
+                    setattr(server.faults, knob, types[knob](value))
+            elif hasattr(sim, knob) and not knob.startswith("_"):
+                current = getattr(sim, knob)
+                setattr(sim, knob, _coerce(current, value))
+            else:
+                known = sorted(types) + [f.name for f in dataclasses.fields(Faults)]
+                raise ValueError(f"unknown fault knob {knob!r}; known: {', '.join(known)}")
+
+    def served_429(self) -> int:
+        return sum(server.served_429 for server in self.servers)
+
+
+def _coerce(current: Any, value: str) -> Any:
+    if isinstance(current, bool):
+        return value.lower() in ("1", "true", "yes")
+    if isinstance(current, int | float):
+        return type(current)(value)
+    if isinstance(current, set):
+        return set(filter(None, value.split("|")))
+    return value

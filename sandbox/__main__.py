@@ -1,0 +1,46 @@
+"""`python -m sandbox`: serve the simulated vendor APIs in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from sandbox import Sandbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument(
+        "--port-base", type=int, default=0, help="first port to listen on (default: free ports)"
+    )
+    parser.add_argument("--rows", type=int, default=3_000, help="rows per vendor dataset")
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="fault spec, e.g. kissmetrics.error_rate=0.1,kissmetrics.job_latency=2",
+    )
+    args = parser.parse_args(argv)
+    sandbox = Sandbox(rows=args.rows, port_base=args.port_base)
+    try:
+        sandbox.apply_faults(args.faults)
+    except ValueError as exc:
+        parser.error(str(exc))
+    sandbox.start()
+    print("sandbox listening; point the pipelines at it with:", flush=True)
+    for key, value in sorted(sandbox.env().items()):
+        print(f"export {key}={value}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Kissmetrics simulator, after vendor-docs/kissmetrics-api.md.
+
+Two hosts, as the real service has: the core API (`/core/reports`, HAL `links`) and the
+query API (`POST …/run` → 202 + `Location` to the status URL; status 200 with
+`completed: false, progress` until the job's latency has passed, then 201 + `Location`
+to the results; results paged with `limit`/`offset`, `pagination.total` and a `next`
+link, rows as positional arrays). Bearer auth on every request of both hosts.
+
+Data is computed, not stored: report r has `n` rows spread evenly over
+[data_start, data_end); row i's values derive from (r, i), so any page of any window is
+produced in O(page) time and memory, at any `rows`. Tests add late rows or revise
+values, and read the ground truth back from here.
+
+Where the doc is silent the simulator does what the real service most plausibly does:
+error bodies are `{"meta": {"status": …, "message": …}}`; `limit` is capped at 10,000;
+a report definition may carry `columns` (the source names result columns from it)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.server import Reply, Request, VendorServer
+
+TOKEN = "km-sandbox-token-7f3a9c2e51d04b8a"
+ACCOUNT_ID = "51cc9c30-0edf-0131-ead3-12313b0d181e"
+PRODUCT_ID = "6c921840-0edf-0131-ead4-12313b0d181e"
+MAX_LIMIT = 10_000
+CHANNELS = ("organic", "paid", "referral", "email", "social")
+PLANS = ("free", "starter", "pro", "enterprise")
+
+
+@dataclass
+class ReportDef:
+    id: str
+    name: str
+    report_type: str
+    columns: list[str] | None  # None: the API gives no definition
+
+    def row(self, i: int, ts: datetime) -> list[Any]:
+        """Row i of this report; values depend only on (report, i)."""
+        h = int(hashlib.blake2b(f"{self.id}:{i}".encode(), digest_size=8).hexdigest(), 16)
+        stamp = ts.isoformat()
+        if self.report_type == "people_search_v2" and self.columns:
+            return [
+                100_000 + i,
+                f"user{i}@example.com",
+                CHANNELS[h % 5],
+                stamp,
+                round((h % 100_000) / 100, 2),
+            ]
+        if self.report_type == "revenue":
+            return [100_000 + i, stamp, round((h % 50_000) / 100, 2), PLANS[h % 4]]
+        return [f"person-{i}", f"user{i}@example.com", stamp]
+
+
+REPORTS = (
+    ReportDef(
+        "64361c30-4a48-0131-0cbb-22000a9f1c0f",
+        "Signups by Channel",
+        "people_search_v2",
+        ["identity", "email", "channel", "signed_up_at", "revenue"],
+    ),
+    ReportDef("a05aaa60-dffd-0132-7bff-22000a9a8afc", "Revenue per Person", "revenue", None),
+    ReportDef("c7e2f5b0-1a2b-0133-4c5d-22000a9a0001", "Active People", "people_search_v2", None),
+)
+
+
+@dataclass
+class Query:
+    report: ReportDef
+    start: datetime
+    end: datetime  # inclusive, as the API takes it
+    created: float
+    latency: float
+    never_completes: bool
+
+
+@dataclass
+class ReportData:
+    """The rows of one report: `n` computed rows, plus late rows and revisions from tests."""
+
+    report: ReportDef
+    n: int
+    start: datetime
+    end: datetime
+    late: list[tuple[datetime, list[Any]]] = field(default_factory=list)
+    revised: dict[int, list[Any]] = field(default_factory=dict)
+
+    @property
+    def step(self) -> float:
+        return (self.end - self.start).total_seconds() / max(1, self.n)
+
+    def time_of(self, i: int) -> datetime:
+        return self.start + timedelta(seconds=math.floor(i * self.step))
+
+    def row(self, i: int) -> list[Any]:
+        return self.revised.get(i) or self.report.row(i, self.time_of(i))
+
+    def index_range(self, lo: datetime, hi: datetime) -> range:
+        """Indices of computed rows whose time lies in [lo, hi] (both inclusive)."""
+        first = max(0, math.ceil((lo - self.start).total_seconds() / self.step - 1e-9))
+        while first > 0 and self.time_of(first - 1) >= lo:
+            first -= 1
+        while first < self.n and self.time_of(first) < lo:
+            first += 1
+        last = min(self.n - 1, math.floor((hi - self.start).total_seconds() / self.step + 1e-9))
+        while last >= 0 and last < self.n and self.time_of(last) > hi:
+            last -= 1
+        while last + 1 < self.n and self.time_of(last + 1) <= hi:
+            last += 1
+        return range(first, last + 1)
+
+    def late_in(self, lo: datetime, hi: datetime) -> list[list[Any]]:
+        return [row for ts, row in self.late if lo <= ts <= hi]
+
+    def all_rows(self) -> list[list[Any]]:
+        return [self.row(i) for i in range(self.n)] + [row for _, row in self.late]
+
+
+class KissmetricsSim:
+    name = "kissmetrics"
+
+    def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
+        per_report = max(1, rows // len(REPORTS))
+        self.data = {r.id: ReportData(r, per_report, data_start, data_end) for r in REPORTS}
+        self.data_start, self.data_end = data_start, data_end
+        self.api = VendorServer("kissmetrics-api", seed=seed)
+        self.query = VendorServer("kissmetrics-query", seed=seed + 1)
+        self.token = TOKEN
+        self.job_latency = 0.0
+        self.never_complete: set[str] = set()  # report ids whose queries never finish
+        self.foreign_location: str | None = None  # base URL to put in status Locations
+        self.queries: dict[str, Query] = {}
+        self._lock = threading.Lock()
+        self._routes()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def servers(self) -> list[VendorServer]:
+        return [self.api, self.query]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SOURCES__KISSMETRICS__API_URL": self.api.base_url,
+            "SOURCES__KISSMETRICS__QUERY_URL": self.query.base_url,
+            "SOURCES__KISSMETRICS__API_TOKEN": self.token,
+            "SOURCES__KISSMETRICS__START_DATE": self.data_start.date().isoformat(),
+        }
+
+    # -- what tests use ---------------------------------------------------------------
+
+    def report(self, name: str) -> ReportData:
+        return next(d for d in self.data.values() if d.report.name == name)
+
+    def add_late_row(self, name: str, ts: datetime, row: list[Any]) -> None:
+        self.report(name).late.append((ts, row))
+
+    def revise(self, name: str, index: int, row: list[Any]) -> None:
+        self.report(name).revised[index] = row
+
+    def ground_truth(self) -> dict[str, list[list[Any]]]:
+        return {d.report.name: d.all_rows() for d in self.data.values()}
+
+    # -- protocol --------------------------------------------------------------------
+
+    def _routes(self) -> None:
+        self.api.route("GET", r"/core/reports", self._authed(self._list_reports))
+        self.api.route("GET", r"/core/reports/(?P<rid>[^/]+)", self._authed(self._get_report))
+        self.query.route(
+            "POST",
+            r"/v2/products/(?P<pid>[^/]+)/reports/(?P<rid>[^/]+)/run",
+            self._authed(self._run),
+        )
+        self.query.route("GET", r"/v2/queries/(?P<qid>[^/]+)/status", self._authed(self._status))
+        self.query.route("GET", r"/v2/queries/(?P<qid>[^/]+)/results", self._authed(self._results))
+
+    def _authed(self, handler):
+        def wrapped(request: Request, **kwargs: str) -> Reply:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return _error(401, "Unauthorized: missing or invalid API token")
+            return handler(request, **kwargs)
+
+        return wrapped
+
+    def _report_json(self, report: ReportDef) -> dict[str, Any]:
+        api, query = self.api.base_url, self.query.base_url
+        body: dict[str, Any] = {
+            "links": [
+                _link(f"{api}/core/reports/{report.id}", "self", "Self"),
+                _link(
+                    f"{query}/v2/products/{PRODUCT_ID}/reports/{report.id}/run", "run", "Run Report"
+                ),
+                _link(f"{api}/core/products/{PRODUCT_ID}", "product", "Product"),
+                _link(f"{api}/core/accounts/{ACCOUNT_ID}", "account", "Account"),
+            ],
+            "created_at": "2013-12-18T19:27:43+00:00",
+            "name": report.name,
+            "report_type": report.report_type,
+            "account_id": ACCOUNT_ID,
+            "product_id": PRODUCT_ID,
+            "id": report.id,
+        }
+        if report.columns:
+            body["columns"] = report.columns
+        return body
+
+    def _list_reports(self, request: Request) -> Reply:
+        return Reply.json([self._report_json(d.report) for d in self.data.values()])
+
+    def _get_report(self, request: Request, rid: str) -> Reply:
+        if rid not in self.data:
+            return _error(404, f"report {rid} not found")
+        return Reply.json(self._report_json(self.data[rid].report))
+
+    def _run(self, request: Request, pid: str, rid: str) -> Reply:
+        if rid not in self.data:
+            return _error(404, f"report {rid} not found")
+        try:
+            body = request.json()
+            start = datetime.fromisoformat(body["start_date"])
+            end = datetime.fromisoformat(body["end_date"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "start_date and end_date must be ISO-8601 datetimes")
+        if start.tzinfo is None or end.tzinfo is None or end < start:
+            return _error(400, "start_date and end_date need offsets, and end after start")
+        qid = str(uuid.uuid4())
+        with self._lock:
+            self.queries[qid] = Query(
+                self.data[rid].report,
+                start,
+                end,
+                time.monotonic(),
+                self.job_latency,
+                rid in self.never_complete,
+            )
+        status_url = f"{self.foreign_location or self.query.base_url}/v2/queries/{qid}/status"
+        reply = Reply.json(
+            {
+                "meta": {"status": 202},
+                "data": {"message": "success"},
+                "links": [_link(status_url, "query-status", "Status")],
+            },
+            202,
+        )
+        reply.headers["Location"] = status_url
+        return reply
+
+    def _status(self, request: Request, qid: str) -> Reply:
+        query = self.queries.get(qid)
+        if query is None:
+            return _error(404, f"query {qid} not found")
+        base = self.query.base_url
+        status_url = f"{base}/v2/queries/{qid}/status"
+        elapsed = time.monotonic() - query.created
+        if query.never_completes or elapsed < query.latency:
+            progress = 0.0 if query.never_completes else round(elapsed / query.latency, 2)
+            return Reply.json(
+                {
+                    "meta": {"status": 200},
+                    "data": {"completed": False, "progress": min(progress, 0.99)},
+                    "links": [_link(status_url, "self", "Self")],
+                }
+            )
+        results_url = f"{base}/v2/queries/{qid}/results"
+        reply = Reply.json(
+            {
+                "meta": {"status": 201},
+                "data": {"completed": True, "progress": 1.0},
+                "links": [
+                    _link(status_url, "self", "Self"),
+                    _link(results_url, "query-results", "Results"),
+                ],
+            },
+            201,
+        )
+        reply.headers["Location"] = results_url
+        return reply
+
+    def _results(self, request: Request, qid: str) -> Reply:
+        query = self.queries.get(qid)
+        if query is None:
+            return _error(404, f"query {qid} not found")
+        try:
+            limit = min(MAX_LIMIT, max(1, int(request.arg("limit", "50"))))
+            offset = max(0, int(request.arg("offset", "0")))
+        except ValueError:
+            return _error(400, "limit and offset must be integers")
+        data = self.data[query.report.id]
+        lo, hi = query.start.astimezone(UTC), query.end.astimezone(UTC)
+        indices = data.index_range(lo, hi)
+        late = data.late_in(lo, hi)
+        total = len(indices) + len(late)
+        rows = [data.row(i) for i in indices[offset : offset + limit]]
+        if len(rows) < limit and offset + len(rows) >= len(indices):
+            late_offset = max(0, offset - len(indices))
+            rows += late[late_offset : late_offset + limit - len(rows)]
+        base = f"{self.query.base_url}/v2/queries/{qid}"
+        links = [_link(f"{base}/results?limit={limit}&offset={offset}", "self", "Self")]
+        if offset + limit < total:
+            links.append(
+                _link(f"{base}/results?limit={limit}&offset={offset + limit}", "next", "Next")
+            )
+        links.append(_link(f"{base}/export", "export", "Export"))
+        return Reply.json(
+            {
+                "meta": {"status": 200},
+                "data": rows,
+                "pagination": {"limit": limit, "offset": offset, "total": total},
+                "links": links,
+            }
+        )
+
+
+def _link(href: str, rel: str, name: str) -> dict[str, Any]:
+    return {"templated": False, "href": href, "rel": rel, "name": name}
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply.json({"meta": {"status": status, "message": message}}, status)

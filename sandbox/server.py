@@ -1,0 +1,331 @@
+"""A real HTTP/1.1 server on 127.0.0.1 for one simulated vendor host.
+
+Routes map (method, path regex) to handlers that return a `Reply`. Around every handler
+the server applies the vendor-independent behaviour the pipelines must cope with: a
+request quota with `RateLimit-*` headers and 429s, injected 5xx and 429 bursts, bodies
+replaced by HTML, cut short, or dropped mid-stream, slow answers. Every request is
+recorded (method, path, query, headers) so tests can assert what was sent where."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, **headers: str) -> Reply:
+        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers)
+
+
+@dataclass
+class Faults:
+    """Knobs a test or `--faults` sets; counts are consumed request by request."""
+
+    error_rate: float = 0.0  # share of requests answered 503, at random (seeded)
+    error_burst: int = 0  # the next N requests answered 503
+    rate_limit_burst: int = 0  # the next N requests answered 429 with Retry-After
+    retry_after: float = 0.2  # seconds, for injected 429s
+    quota_limit: int = 0  # requests per quota_window; 0 = no quota, no RateLimit headers
+    quota_window: float = 60.0
+    html_bodies: int = 0  # the next N answers: 200 with an HTML page
+    truncated_bodies: int = 0  # the next N answers: body cut in half, honest Content-Length
+    reset_bodies: int = 0  # the next N answers: connection dropped half-way through the body
+    slow_seconds: float = 0.0  # delay before every answer (read timeouts)
+    path: str = ""  # when set, only requests whose path contains it are affected
+
+    @classmethod
+    def field_types(cls) -> dict[str, type]:
+        return {f.name: type(getattr(cls(), f.name)) for f in fields(cls)}
+
+
+Handler = Callable[..., Reply]
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+
+
+class VendorServer:
+    """One simulated host. Start it, point a source at `base_url`, inspect `requests`."""
+
+    def __init__(self, name: str, *, seed: int = 0, port: int = 0) -> None:
+        self.name = name
+        self.faults = Faults()
+        self.requests: list[Recorded] = []
+        self.served_429 = 0
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        self._quota_started = time.monotonic()
+        self._quota_used = 0
+        self._port = port
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- setup ---------------------------------------------------------------------
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        self._routes.append((method, re.compile(f"^{pattern}$"), handler))
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, f"{self.name} is not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> VendorServer:
+        server = self
+
+        class _Handler(_RequestHandler):
+            vendor = server
+
+        self._httpd = _Server(("127.0.0.1", self._port), _Handler)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"sandbox-{self.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.served_429 = 0
+
+    # -- request handling ----------------------------------------------------------
+
+    def handle(self, request: Request) -> tuple[Reply, str | None]:
+        """The reply, and the body fault to apply to it ('html', 'truncate', 'reset')."""
+        faults = self.faults
+        affected = not faults.path or faults.path in request.path
+        quota_headers: dict[str, str] = {}
+        with self._lock:
+            if faults.quota_limit:
+                quota_headers, exceeded = self._count_quota(faults)
+                if exceeded:
+                    self.served_429 += 1
+                    reset = quota_headers["RateLimit-Reset"]
+                    return self._limited(reset, quota_headers), None
+            if affected and faults.rate_limit_burst > 0:
+                faults.rate_limit_burst -= 1
+                self.served_429 += 1
+                retry = str(faults.retry_after)
+                return self._limited(retry, quota_headers), None
+            if affected and faults.error_burst > 0:
+                faults.error_burst -= 1
+                return Reply.json({"error": "injected burst"}, 503), None
+            if affected and faults.error_rate and self._random.random() < faults.error_rate:
+                return Reply.json({"error": "injected error"}, 503), None
+        reply = self._dispatch(request)
+        reply.headers.update(quota_headers)
+        body_fault = None
+        with self._lock:
+            if affected and reply.status < 300:
+                for name, knob in (
+                    ("html", "html_bodies"),
+                    ("truncate", "truncated_bodies"),
+                    ("reset", "reset_bodies"),
+                ):
+                    if getattr(faults, knob) > 0:
+                        setattr(faults, knob, getattr(faults, knob) - 1)
+                        body_fault = name
+                        break
+        if faults.slow_seconds and affected:
+            time.sleep(faults.slow_seconds)
+        return reply, body_fault
+
+    def _count_quota(self, faults: Faults) -> tuple[dict[str, str], bool]:
+        now = time.monotonic()
+        if now - self._quota_started >= faults.quota_window:
+            self._quota_started, self._quota_used = now, 0
+        reset = max(1, math.ceil(self._quota_started + faults.quota_window - now))
+        exceeded = self._quota_used >= faults.quota_limit
+        if not exceeded:
+            self._quota_used += 1
+        headers = {
+            "RateLimit-Limit": str(faults.quota_limit),
+            "RateLimit-Remaining": str(max(0, faults.quota_limit - self._quota_used)),
+            "RateLimit-Reset": str(reset),
+        }
+        return headers, exceeded
+
+    @staticmethod
+    def _limited(retry_after: str, headers: dict[str, str]) -> Reply:
+        reply = Reply.json({"error": "rate limit exceeded"}, 429, **headers)
+        reply.headers["Retry-After"] = retry_after
+        return reply
+
+    def _dispatch(self, request: Request) -> Reply:
+        allowed = False
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if not match:
+                continue
+            allowed = True
+            if method == request.method:
+                return handler(request, **match.groupdict())
+        if allowed:
+            return Reply.json({"error": "method not allowed"}, 405)
+        return Reply.json({"error": f"no route {request.path}"}, 404)
+
+    def record(self, request: Request) -> Recorded:
+        entry = Recorded(request.method, request.path, request.query, request.headers, request.body)
+        with self._lock:
+            self.requests.append(entry)
+        return entry
+
+    def seen(self, path_part: str = "", method: str | None = None) -> list[Recorded]:
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if path_part in r.path and (method is None or r.method == method)
+            ]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (and the connections we reset on purpose) are not errors."""
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    vendor: VendorServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        request = Request(
+            self.command,
+            split.path,
+            parse_qs(split.query, keep_blank_values=True),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
+        entry = self.vendor.record(request)
+        try:
+            reply, body_fault = self.vendor.handle(request)
+        except Exception as exc:  # a simulator bug must show as a 500, not a hang
+            reply, body_fault = Reply.json({"error": f"sandbox error: {exc!r}"}, 500), None
+        entry.status = reply.status
+        self._write(reply, body_fault)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):  # the connection was reset on purpose
+            super().finish()
+
+    def _write(self, reply: Reply, body_fault: str | None) -> None:
+        content_type = reply.content_type
+        if body_fault == "html":
+            reply = Reply(
+                200,
+                b"<html><body><h1>Service temporarily unavailable</h1></body></html>",
+                "text/html; charset=utf-8",
+                reply.headers,
+            )
+        if isinstance(reply.body, bytes | bytearray):
+            body = bytes(reply.body)
+            if body_fault == "truncate":
+                body = body[: len(body) // 2]
+            self._head(
+                reply, content_type if body_fault != "html" else reply.content_type, len(body)
+            )
+            if body_fault == "reset":
+                self.wfile.write(body[: len(body) // 2])
+                self._drop_connection()
+                return
+            self.wfile.write(body)
+            return
+        self._write_chunks(reply, reply.body, body_fault)
+
+    def _write_chunks(self, reply: Reply, chunks: Iterable[bytes], body_fault: str | None) -> None:
+        """A streamed body (large CSV, many pages): chunked transfer encoding."""
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        for sent, chunk in enumerate(_iter_chunks(chunks)):
+            if body_fault in ("reset", "truncate") and sent > 0:
+                self._drop_connection()
+                return
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _head(self, reply: Reply, content_type: str, length: int) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _drop_connection(self) -> None:
+        """Reset the TCP connection (RST, not FIN): the client sees a broken body."""
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+
+def _iter_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        if chunk:
+            yield chunk

@@ -1,0 +1,1 @@
+"""dlt sources, one package per vendor, on the shared mechanics in `sources.common`."""

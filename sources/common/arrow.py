@@ -1,0 +1,102 @@
+"""Turn vendor rows into Arrow tables, so dlt loads them without row-by-row normalisation
+(~20x faster than dicts on this machine), and spool a unit of work to disk until it is
+complete, so a failure half-way never reaches the destination as a partial result."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+
+def column_array(values: Sequence[Any]) -> pa.Array:
+    """An Arrow array of the values' own type; mixed types fall back to strings."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def positional_rows_to_table(
+    rows: Sequence[Sequence[Any]],
+    names: Sequence[str],
+    constants: dict[str, pa.Array] | None = None,
+) -> pa.Table:
+    """Rows as positional arrays → a table; unnamed positions n get `col_<n>` names."""
+    width = max((len(r) for r in rows), default=len(names))
+    all_names = list(names) + [f"col_{i}" for i in range(len(names), width)]
+    columns = {
+        name: column_array([row[i] if i < len(row) else None for row in rows])
+        for i, name in enumerate(all_names)
+    }
+    if constants:
+        columns.update(constants)
+    return pa.table(columns)
+
+
+class Spool:
+    """Arrow batches parked in a temporary IPC file until the producer says it is done.
+
+    Batches are cast to the first batch's schema where they can be; a batch whose types
+    cannot be unified starts a new segment, so nothing is lost."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="spool-", dir=directory)
+        self._segments: list[Path] = []
+        self._writer: ipc.RecordBatchFileWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if self._schema is not None and table.schema != self._schema:
+            try:
+                table = table.cast(self._schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                self._close_writer()
+        if self._writer is None:
+            path = Path(self._dir.name) / f"{len(self._segments)}.arrow"
+            self._segments.append(path)
+            self._schema = table.schema
+            self._writer = ipc.new_file(path, table.schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def tables(self, rows_per_table: int = 100_000) -> Iterator[pa.Table]:
+        """Read back in order, in tables of about `rows_per_table` rows (copied, not mapped:
+        dlt may hold a table after we move on)."""
+        self._close_writer()
+        for path in self._segments:
+            with pa.OSFile(str(path), "rb") as source:
+                reader = ipc.open_file(source)
+                batches: list[pa.RecordBatch] = []
+                held = 0
+                for index in range(reader.num_record_batches):
+                    batch = reader.get_batch(index)
+                    batches.append(batch)
+                    held += batch.num_rows
+                    if held >= rows_per_table:
+                        yield pa.Table.from_batches(batches)
+                        batches, held = [], 0
+                if batches:
+                    yield pa.Table.from_batches(batches)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def close(self) -> None:
+        self._close_writer()
+        self._dir.cleanup()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,337 @@
+"""Kissmetrics: the reports list, and each report's results over date windows.
+
+Tables: `reports` (merged on `id`, HAL links kept as JSON) and `report_<name>` per
+report, one row per result row, stamped with its window (`_window_start`,
+`_window_end`) and position (`_row_number`).
+
+Incremental: each report keeps the end of its last complete window in resource state
+(`cursors`). A run fetches grid windows of `window_days` from that cursor minus
+`lookback_days` up to now; re-fetched windows replace their rows (merge key
+`_window_start`), so late data is picked up and nothing is doubled. A report's windows
+are spooled to disk until they are complete: a window that fails loads nothing and
+stops that report's cursor before it, and its older rows stay as they were.
+
+Why not `dlt.sources.incremental`: the cursor is a request window, per report, not a
+column of monotonic values; one report failing must not hold back or push on another."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import dlt
+import pendulum
+import pyarrow as pa
+from dlt.common.configuration.inject import with_config
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from sources.common.arrow import Spool, positional_rows_to_table
+from sources.common.errors import AuthError, ConfigError, PipelineError, config_key_help
+from sources.common.http import HttpPolicy
+from sources.common.jobs import fan_in
+from sources.common.redaction import register_secret
+from sources.common.settings import (
+    optional_list,
+    require_non_negative,
+    require_positive,
+    require_secret,
+    require_url,
+)
+from sources.common.stats import stats_for
+from sources.common.windows import Window, grid_windows, next_cursor, parse_datetime, timezone
+from sources.kissmetrics import client
+from sources.kissmetrics.client import SOURCE, KissmetricsConfig
+
+_naming = NamingConvention()
+log = logging.getLogger(__name__)
+DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
+WINDOW_KEY = "_window_start"
+
+
+@dlt.source(name=SOURCE, max_table_nesting=0)
+def kissmetrics_source(
+    api_token: str = dlt.secrets.value,
+    api_url: str = "https://api.kissmetrics.com",
+    query_url: str = "https://query.kissmetrics.com",
+    report_ids: list[str] | None = None,
+    report_columns: dict[str, list[str]] | None = None,
+    time_zone: str = "UTC",
+    start_date: str | None = None,
+    window_days: int = 7,
+    lookback_days: int = 1,
+    page_size: int = 1000,
+    concurrency: int = 8,
+    job_timeout: float = 600.0,
+    poll_interval: float = 1.0,
+    http: HttpPolicy = None,
+    backfill_start: str | None = None,
+    backfill_end: str | None = None,
+) -> Any:
+    """Kissmetrics reports and report results; `backfill_*` come from `run --start/--end`."""
+    config = make_config(
+        api_token,
+        api_url,
+        query_url,
+        http,
+        page_size=page_size,
+        job_timeout=job_timeout,
+        poll_interval=poll_interval,
+    )
+    grid = {
+        "days": int(require_positive(SOURCE, "window_days", window_days)),
+        "time_zone": timezone(SOURCE, "time_zone", time_zone).name,
+    }
+    lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
+    wanted = optional_list(SOURCE, "report_ids", report_ids)
+    columns = report_columns or {}
+    workers = int(require_positive(SOURCE, "concurrency", concurrency))
+
+    @dlt.resource(
+        name="reports",
+        write_disposition="merge",
+        primary_key="id",
+        columns={"links": {"data_type": "json"}, "columns": {"data_type": "json"}},
+    )
+    async def reports() -> AsyncIterator[list[dict[str, Any]]]:
+        async with client.session(config) as http_session:
+            yield await client.list_reports(http_session, config)
+
+    @dlt.transformer(
+        data_from=reports,
+        name="report_results",
+        write_disposition="merge",
+        primary_key=(WINDOW_KEY, "_row_number"),
+        merge_key=WINDOW_KEY,
+    )
+    async def report_results(listed: list[dict[str, Any]]) -> AsyncIterator[Any]:
+        selected = select_reports(listed, wanted)
+        state = dlt.current.resource_state()
+        cursors: dict[str, str] = state.setdefault("cursors", {})
+        plan = WindowPlan.from_state(
+            state, grid, start_date, lookback, backfill_start, backfill_end
+        )
+        tables = table_names(selected)
+        jobs = [
+            (report, window)
+            for report in selected
+            for window in plan.windows(cursors.get(report["id"]))
+        ]
+        done: dict[str, list[Window]] = {report["id"]: [] for report in selected}
+        spools: dict[tuple[str, Any], Spool] = {}
+        async with client.session(config) as http_session:
+
+            async def fetch(job: tuple[dict[str, Any], Window]) -> AsyncIterator[pa.Table]:
+                report, window = job
+                names = column_names(report, columns)
+                async for offset, rows in client.run_report(http_session, config, report, window):
+                    yield stamp(positional_rows_to_table(rows, names), window, offset)
+
+            try:
+                async for outcome in fan_in(jobs, fetch, concurrency=workers):
+                    report, window = outcome.spec
+                    key = (report["id"], window.start)
+                    if outcome.item is not None:
+                        spools.setdefault(key, Spool()).write(outcome.item)
+                        continue
+                    spool = spools.pop(key, None) or Spool()
+                    with spool:
+                        if outcome.error is not None:
+                            _record_failure(outcome.error, tables[report["id"]])
+                            continue
+                        done[report["id"]].append(window)
+                        for table in spool.tables():
+                            yield dlt.mark.with_table_name(table, tables[report["id"]])
+            finally:
+                for spool in spools.values():
+                    spool.close()
+        for report in selected:
+            stored = cursors.get(report["id"])
+            moved = next_cursor(plan.cursor(stored), done[report["id"]], plan.run_start(stored))
+            if moved is not None:
+                cursors[report["id"]] = moved.isoformat()
+
+    return reports, report_results
+
+
+@with_config(sections=("sources", SOURCE))
+def check(
+    api_token: str = dlt.secrets.value,
+    api_url: str = "https://api.kissmetrics.com",
+    query_url: str = "https://query.kissmetrics.com",
+    http: HttpPolicy = None,
+) -> str:
+    """One cheap authenticated call: list the reports."""
+    config = make_config(api_token, api_url, query_url, http)
+
+    async def call() -> str:
+        async with client.session(config) as http_session:
+            reports = await client.list_reports(http_session, config)
+        return f"token accepted, {len(reports)} report(s) visible"
+
+    return asyncio.run(call())
+
+
+def make_config(
+    api_token: str,
+    api_url: str,
+    query_url: str,
+    http: HttpPolicy | None,
+    *,
+    page_size: object = 1000,
+    job_timeout: object = 600.0,
+    poll_interval: object = 1.0,
+) -> KissmetricsConfig:
+    register_secret(api_token)
+    return KissmetricsConfig(
+        api_token=require_secret(SOURCE, "api_token", api_token),
+        api_url=require_url(SOURCE, "api_url", api_url),
+        query_url=require_url(SOURCE, "query_url", query_url),
+        page_size=int(require_positive(SOURCE, "page_size", page_size)),
+        job_timeout=float(require_positive(SOURCE, "job_timeout", job_timeout, float)),
+        poll_interval=float(require_positive(SOURCE, "poll_interval", poll_interval, float)),
+        http=http or HttpPolicy(),
+    )
+
+
+class WindowPlan:
+    """Which windows a run asks for, from a report's cursor, the lookback and a backfill.
+
+    Windows lie on a grid anchored at a fixed Monday, so moving `start_date` never
+    shifts them. The grid (days, time zone) of the first run is kept in state: changing
+    `window_days` or `time_zone` later would misalign re-fetched windows with loaded ones,
+    so the stored grid wins until `--full-refresh`."""
+
+    ANCHOR = (2000, 1, 3)
+
+    def __init__(
+        self,
+        *,
+        days: int,
+        tz: pendulum.Timezone,
+        start: pendulum.DateTime,
+        lookback_days: int,
+        backfill_start: pendulum.DateTime | None,
+        backfill_end: pendulum.DateTime | None,
+    ) -> None:
+        self.days, self.tz, self.start, self.lookback_days = days, tz, start, lookback_days
+        self.backfill_start, self.backfill_end = backfill_start, backfill_end
+        self.origin = pendulum.datetime(*self.ANCHOR, tz=tz)
+
+    @classmethod
+    def from_state(
+        cls,
+        state: dict[str, Any],
+        grid: dict[str, Any],
+        start_date: str | None,
+        lookback_days: int,
+        backfill_start: str | None,
+        backfill_end: str | None,
+    ) -> WindowPlan:
+        stored = state.setdefault("grid", dict(grid))
+        if stored != grid:
+            log.warning(
+                "%s: window_days/time_zone changed from %s to %s; keeping the grid of "
+                "the loaded data (run with --full-refresh to change it)",
+                SOURCE,
+                stored,
+                grid,
+            )
+        tz = pendulum.timezone(stored["time_zone"])
+        start = (
+            parse_datetime(SOURCE, "start_date", start_date, tz)
+            if start_date
+            else pendulum.today(tz).subtract(days=DEFAULT_HISTORY_DAYS)
+        )
+        return cls(
+            days=stored["days"],
+            tz=tz,
+            start=start,
+            lookback_days=lookback_days,
+            backfill_start=_optional_date("--start", backfill_start, tz),
+            backfill_end=_optional_date("--end", backfill_end, tz),
+        )
+
+    def cursor(self, stored: str | None) -> pendulum.DateTime | None:
+        return pendulum.parse(stored).in_timezone(self.tz) if stored else None
+
+    def run_start(self, stored: str | None) -> pendulum.DateTime:
+        """Where this run's windows begin, snapped to the grid."""
+        if self.backfill_start is not None:
+            begin = self.backfill_start
+        else:
+            cursor = self.cursor(stored)
+            begin = self.start if cursor is None else cursor.subtract(days=self.lookback_days)
+        first = next(grid_windows(self.origin, begin, begin.add(seconds=1), self.days))
+        return first.start
+
+    def windows(self, stored: str | None) -> list[Window]:
+        end = self.backfill_end or pendulum.now(self.tz)
+        return list(grid_windows(self.origin, self.run_start(stored), end, self.days))
+
+
+def select_reports(listed: list[dict[str, Any]], wanted: list[str]) -> list[dict[str, Any]]:
+    if not wanted:
+        return listed
+    by_id = {str(r.get("id")): r for r in listed}
+    unknown = [rid for rid in wanted if rid not in by_id]
+    if unknown:
+        raise ConfigError(
+            f"report_ids names unknown report(s) {', '.join(unknown)}; "
+            f"the account has {', '.join(sorted(by_id)) or 'none'}",
+            source=SOURCE,
+            resource="report_results",
+            hint=config_key_help(SOURCE, "report_ids"),
+        )
+    return [by_id[rid] for rid in wanted]
+
+
+def table_names(reports: list[dict[str, Any]]) -> dict[str, str]:
+    """`report_<name>` per report; a name two reports share gets the id's start appended."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for report in reports:
+        name = _naming.normalize_table_identifier(f"report_{report.get('name') or report['id']}")
+        if name in taken:
+            name = _naming.normalize_table_identifier(f"{name}_{str(report['id'])[:8]}")
+        taken.add(name)
+        names[report["id"]] = name
+    return names
+
+
+def column_names(report: dict[str, Any], configured: dict[str, list[str]]) -> list[str]:
+    """From the report's definition, else per-report config (by id or name), else identity."""
+    for names in (
+        report.get("columns"),
+        configured.get(report["id"]),
+        configured.get(str(report.get("name"))),
+    ):
+        if names:
+            return [str(n) for n in names]
+    return ["identity"]
+
+
+def stamp(table: pa.Table, window: Window, offset: int) -> pa.Table:
+    rows = table.num_rows
+    ts = pa.timestamp("us", tz="UTC")
+    start = pa.array([window.start] * rows, type=ts)
+    end = pa.array([window.end] * rows, type=ts)
+    numbers = pa.array(range(offset, offset + rows), type=pa.int64())
+    for name, values in ((WINDOW_KEY, start), ("_window_end", end), ("_row_number", numbers)):
+        table = table.append_column(pa.field(name, values.type, nullable=False), values)
+    return table
+
+
+def _record_failure(error: BaseException, resource: str) -> None:
+    if isinstance(error, AuthError | ConfigError):
+        raise error
+    if not isinstance(error, PipelineError):
+        error = PipelineError(f"{type(error).__name__}: {error}")
+    stats_for(SOURCE).fail(error.in_context(source=SOURCE, resource=resource).line())
+
+
+def _optional_date(flag: str, value: str | None, tz: pendulum.Timezone) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    return parse_datetime(SOURCE, flag, value, tz)

@@ -1,0 +1,85 @@
+"""Shared fixtures: a fresh sandbox per test, the real CLI in a subprocess, DuckDB reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Fast knobs for loopback: tiny backoffs and poll pauses, few attempts.
+FAST = {
+    "RUNTIME__LOG_LEVEL": "WARNING",
+    "SOURCES__KISSMETRICS__POLL_INTERVAL": "0.02",
+    "SOURCES__KISSMETRICS__HTTP__BACKOFF_INITIAL": "0.01",
+    "SOURCES__KISSMETRICS__HTTP__BACKOFF_MAX": "0.1",
+    "SOURCES__KISSMETRICS__HTTP__MAX_ATTEMPTS": "5",
+    "SOURCES__KISSMETRICS__HTTP__READ_TIMEOUT": "5",
+}
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Cli:
+    """Runs `python -m pipelines …` as a user would, against the sandbox, in a temp dir."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.tmp = tmp
+        self.db = tmp / "warehouse.duckdb"
+        self.env = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("SOURCES__", "DESTINATION__"))
+            },
+            **env,
+            **FAST,
+            "DLT_DATA_DIR": str(tmp / "dlt"),
+            "DESTINATION__DUCKDB__CREDENTIALS": str(self.db),
+        }
+
+    def __call__(
+        self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 180
+    ) -> CliResult:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipelines", *args],
+            cwd=self.tmp,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    def sql(self, query: str) -> list[tuple]:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.sql(query).fetchall()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(rows=600) as sb:
+        yield sb
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sandbox: Sandbox) -> Cli:
+    return Cli(tmp_path, sandbox.env())

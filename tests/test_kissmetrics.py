@@ -1,0 +1,238 @@
+"""Kissmetrics end to end: the real CLI, over real HTTP, against the sandbox, into DuckDB."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pendulum
+import pytest
+
+from sandbox import Sandbox
+from sandbox.kissmetrics import REPORTS
+from tests.conftest import Cli
+
+DAILY = {"SOURCES__KISSMETRICS__WINDOW_DAYS": "1", "SOURCES__KISSMETRICS__LOOKBACK_DAYS": "1"}
+TABLES = {
+    "Signups by Channel": (
+        "report_signups_by_channel",
+        ["identity", "email", "channel", "signed_up_at", "revenue"],
+    ),
+    "Revenue per Person": ("report_revenue_per_person", ["identity", "col_1", "col_2", "col_3"]),
+    "Active People": ("report_active_people", ["identity", "col_1", "col_2"]),
+}
+
+
+def loaded(cli: Cli, report: str) -> list[tuple]:
+    table, columns = TABLES[report]
+    return sorted(cli.sql(f"SELECT {', '.join(columns)} FROM kissmetrics.{table}"), key=repr)
+
+
+def truth(sandbox: Sandbox, report: str) -> list[tuple]:
+    return sorted((tuple(row) for row in sandbox.kissmetrics.ground_truth()[report]), key=repr)
+
+
+def assert_exact(cli: Cli, sandbox: Sandbox, reports=tuple(TABLES)) -> None:
+    for report in reports:
+        assert loaded(cli, report) == truth(sandbox, report), report
+
+
+def summary(cli: Cli) -> dict:
+    return json.loads((cli.tmp / "summary.json").read_text())["sources"][0]
+
+
+def test_full_load_matches_ground_truth(cli: Cli, sandbox: Sandbox) -> None:
+    result = cli("run", "kissmetrics", "--summary-json", str(cli.tmp / "summary.json"))
+    assert result.code == 0, result.output
+    assert_exact(cli, sandbox)
+    assert cli.sql("SELECT count(*) FROM kissmetrics.reports") == [(len(REPORTS),)]
+    stats = summary(cli)
+    assert stats["status"] == "ok"
+    assert stats["tables"]["report_signups_by_channel"] == 200
+    assert stats["requests"] > 0
+    assert set(stats["cursors_after"]) == {f"report_results.{r.id}" for r in REPORTS}
+    assert "report_signups_by_channel" in result.stdout  # the summary table
+
+
+def test_rerun_asks_only_for_the_lookback_window_and_duplicates_nothing(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    assert cli("run", "kissmetrics", extra_env=DAILY).code == 0
+    today = pendulum.today("UTC")
+    sandbox.kissmetrics.query.reset_log()
+
+    second = cli("run", "kissmetrics", extra_env=DAILY)
+
+    assert second.code == 0, second.output
+    starts = {
+        pendulum.parse(json.loads(r.body)["start_date"])
+        for r in sandbox.kissmetrics.query.seen("/run")
+    }
+    # cursor = today 00:00 (last complete day); lookback 1 day → yesterday and today only
+    assert starts == {today.subtract(days=1), today}
+    assert_exact(cli, sandbox)
+
+
+def test_late_rows_and_corrections_arrive_on_the_next_run(cli: Cli, sandbox: Sandbox) -> None:
+    assert cli("run", "kissmetrics", extra_env=DAILY).code == 0
+    km = sandbox.kissmetrics
+    data = km.report("Signups by Channel")
+    yesterday = (pendulum.today("UTC").subtract(days=1)).add(hours=12)
+    index = data.index_range(yesterday, yesterday + timedelta(hours=6))[0]
+    corrected = data.row(index)
+    corrected[4] = 12345.67
+    km.revise("Signups by Channel", index, corrected)
+    km.add_late_row(
+        "Signups by Channel",
+        yesterday,
+        [999_999, "late@example.com", "email", yesterday.isoformat(), 1.5],
+    )
+
+    assert cli("run", "kissmetrics", extra_env=DAILY).code == 0
+
+    assert_exact(cli, sandbox)
+    assert cli.sql(
+        f"SELECT revenue FROM kissmetrics.report_signups_by_channel WHERE identity = {corrected[0]}"
+    ) == [(12345.67,)]
+
+
+def test_survives_a_429_storm_and_5xx_bursts(cli: Cli, sandbox: Sandbox) -> None:
+    km = sandbox.kissmetrics
+    km.query.faults.rate_limit_burst = 6
+    km.query.faults.retry_after = 0.05
+    km.query.faults.error_burst = 6
+    km.api.faults.error_burst = 2
+
+    result = cli("run", "kissmetrics", "--summary-json", str(cli.tmp / "summary.json"))
+
+    assert result.code == 0, result.output
+    assert_exact(cli, sandbox)
+    assert summary(cli)["retries"] >= 14
+    assert km.query.served_429 == 6
+
+
+def test_connection_reset_mid_body_is_retried(cli: Cli, sandbox: Sandbox) -> None:
+    sandbox.kissmetrics.query.faults.path = "/results"
+    sandbox.kissmetrics.query.faults.reset_bodies = 3
+    result = cli("run", "kissmetrics")
+    assert result.code == 0, result.output
+    assert_exact(cli, sandbox)
+
+
+def test_a_job_that_never_completes_fails_only_its_report(cli: Cli, sandbox: Sandbox) -> None:
+    stuck = next(r for r in REPORTS if r.name == "Active People")
+    sandbox.kissmetrics.never_complete = {stuck.id}
+
+    result = cli("run", "kissmetrics", extra_env={"SOURCES__KISSMETRICS__JOB_TIMEOUT": "0.5"})
+
+    assert result.code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors and all("report_active_people" in line for line in errors)
+    assert "did not finish within 0.5 s" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert_exact(cli, sandbox, reports=("Signups by Channel", "Revenue per Person"))
+    assert cli.sql(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'report_active_people'"
+    ) == [(0,)]
+
+    sandbox.kissmetrics.never_complete = set()
+    assert cli("run", "kissmetrics").code == 0
+    assert_exact(cli, sandbox)
+
+
+def test_wrong_token_exits_3_and_prints_no_secret(cli: Cli, sandbox: Sandbox) -> None:
+    wrong = "wrong-token-5f2d8e1c9a"
+    for command in (
+        ["run", "kissmetrics", "--summary-json", str(cli.tmp / "summary.json")],
+        ["check", "kissmetrics"],
+    ):
+        result = cli(*command, extra_env={"SOURCES__KISSMETRICS__API_TOKEN": wrong})
+        assert result.code == 3, result.output
+        assert "401" in result.stderr
+        for secret in (wrong, sandbox.kissmetrics.token):
+            assert secret not in result.output
+    assert wrong not in (cli.tmp / "summary.json").read_text()
+
+
+@pytest.mark.parametrize("fault", ["html_bodies", "truncated_bodies"])
+def test_malformed_body_fails_with_one_line_and_a_rerun_heals(
+    cli: Cli, sandbox: Sandbox, fault: str
+) -> None:
+    setattr(sandbox.kissmetrics.api.faults, fault, 1)  # the reports list
+
+    failed = cli("run", "kissmetrics")
+
+    assert failed.code == 1
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "expected JSON" in errors[0] and "GET /core/reports" in errors[0]
+    assert "Traceback" not in failed.stderr
+    healed = cli("run", "kissmetrics")
+    assert healed.code == 0, healed.output
+    assert_exact(cli, sandbox)
+
+
+def test_a_location_on_a_foreign_host_never_receives_the_token(cli: Cli, sandbox: Sandbox) -> None:
+    sandbox.kissmetrics.foreign_location = sandbox.foreign.base_url
+
+    result = cli("run", "kissmetrics")
+
+    assert result.code == 1
+    assert "foreign host" in result.stderr
+    assert not [r for r in sandbox.foreign.requests if "authorization" in r.headers]
+
+
+def test_backfill_loads_its_window_without_moving_the_cursor_back(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    assert cli("run", "kissmetrics", extra_env=DAILY).code == 0
+    sandbox.kissmetrics.query.reset_log()
+    start = pendulum.instance(sandbox.data_start).add(days=2)
+    end = start.add(days=3)
+
+    result = cli(
+        "run",
+        "kissmetrics",
+        "--start",
+        start.to_date_string(),
+        "--end",
+        end.to_date_string(),
+        "--summary-json",
+        str(cli.tmp / "summary.json"),
+        extra_env=DAILY,
+    )
+
+    assert result.code == 0, result.output
+    stats = summary(cli)
+    assert stats["cursors_after"] == stats["cursors_before"]
+    starts = {
+        pendulum.parse(json.loads(r.body)["start_date"])
+        for r in sandbox.kissmetrics.query.seen("/run")
+    }
+    assert starts == {start, start.add(days=1), start.add(days=2)}
+    assert_exact(cli, sandbox)
+
+
+def test_unknown_report_id_is_a_configuration_error(cli: Cli) -> None:
+    result = cli(
+        "run", "kissmetrics", extra_env={"SOURCES__KISSMETRICS__REPORT_IDS": '["no-such-report"]'}
+    )
+    assert result.code == 2
+    assert "no-such-report" in result.stderr and "report_ids" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("API_TOKEN", "", "SOURCES__KISSMETRICS__API_TOKEN"),
+        ("WINDOW_DAYS", "abc", "window_days"),
+        ("WINDOW_DAYS", "0", "window_days"),
+        ("TIME_ZONE", "Mars/Olympus", "time_zone"),
+        ("API_URL", "http://api.kissmetrics.com", "must use https"),
+        ("START_DATE", "31/12/2025", "start_date"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_key(cli: Cli, key: str, value: str, named: str) -> None:
+    result = cli("run", "kissmetrics", extra_env={f"SOURCES__KISSMETRICS__{key}": value})
+    assert result.code == 2, result.output
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,100 @@
+"""The command line as users and orchestrators see it: project discovery, destinations.toml,
+usage errors, the sources listing and the demo."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.registry import names
+from sandbox import Sandbox
+from tests.conftest import FAST, ROOT, Cli
+
+
+def project_copy(tmp: Path) -> Path:
+    """A project directory of our own: the real .dlt/ and destinations.toml, nothing else."""
+    project = tmp / "project"
+    shutil.copytree(ROOT / ".dlt", project / ".dlt", ignore=shutil.ignore_patterns("secrets.toml"))
+    shutil.copy(ROOT / "destinations.toml", project / "destinations.toml")
+    return project
+
+
+def test_runs_from_root_with_project_dir_and_destinations_toml(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    project = project_copy(tmp_path)
+    cli = Cli(tmp_path, sandbox.env())
+    env = {k: v for k, v in cli.env.items() if not k.startswith("DESTINATION__")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "run", "kissmetrics", "--project-dir", str(project)],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    warehouse = project / "data" / "warehouse.duckdb"  # destinations.toml's relative path
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM kissmetrics.reports").fetchone() == (3,)
+
+
+def test_unknown_destination_and_bad_dates_are_usage_errors(cli: Cli) -> None:
+    for args, named in (
+        (["--destination", "nowhere"], "unknown destination 'nowhere'"),
+        (["--start", "last tuesday"], "--start 'last tuesday' is not an ISO date"),
+        (["--start", "2026-05-02", "--end", "2026-05-01"], "is not after --start"),
+    ):
+        result = cli("run", "kissmetrics", *args)
+        assert result.code == 2, result.output
+        assert named in result.stderr
+
+
+def test_unknown_command_and_source_exit_2(cli: Cli) -> None:
+    assert cli("explode").code == 2
+    result = cli("run", "salesforce")
+    assert result.code == 2 and "unknown source(s) salesforce" in result.stderr
+
+
+def test_sources_lists_resources_keys_and_cursors(cli: Cli) -> None:
+    result = cli("sources")
+    assert result.code == 0, result.output
+    for name in names():
+        assert f"\n{name}\n" in f"\n{result.stdout}"
+    assert "report_results       merge    primary key: _window_start, _row_number" in result.stdout
+    assert "cursor:" in result.stdout
+
+
+def test_missing_project_dir_is_a_configuration_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "sources", "--project-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "has no .dlt/ folder" in done.stderr
+
+
+@pytest.mark.timeout(300)
+def test_demo_loads_every_source_and_shows_a_query(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    env = {k: v for k, v in Cli(tmp_path, {}).env.items() if not k.startswith("DESTINATION__")}
+    env.update(FAST)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "demo", "--rows", "300", "--project-dir", str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "run summary" in done.stdout and "FROM kissmetrics." in done.stdout
+    with duckdb.connect(str(project / "data" / "demo.duckdb"), read_only=True) as con:
+        schemas = {row[0] for row in con.sql("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        assert set(names()) <= schemas

@@ -12,12 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 
+import dlt
 import pendulum
 
-from pipelines import destinations, project
+from pipelines import destinations, history, project
 from pipelines.failures import classify
 from pipelines.registry import SOURCES, names
-from pipelines.runner import Backfill, build_sources, exit_code, run_source
+from pipelines.results import Backfill
+from pipelines.runner import build_sources, exit_code, make_pipeline, run_source
 from pipelines.summary import as_json, render, write_json
 from sources.common.errors import ConfigError
 from sources.common.redaction import RedactingFilter, install_redaction
@@ -70,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "sources", parents=[common], help="list sources, resources, dispositions, keys and cursors"
     )
+
+    status = commands.add_parser(
+        "status", parents=[common], help="last success and failure per source, cursor staleness"
+    )
+    status.add_argument("--destination", default=None)
+
+    sql = commands.add_parser("sql", parents=[common], help="run a query, print a table")
+    sql.add_argument("query", help='e.g. "SELECT count(*) FROM kissmetrics.reports"')
+    sql.add_argument("--destination", default=None)
     return parser
 
 
@@ -122,8 +133,11 @@ def run_sources(
         code, line = classify(exc)
         _fail(line, verbose, exc)
         return code if code in (2, 3) else 2
+    wait = _lock_wait()
     results = [
-        run_source(SOURCES[name], built[name], destination, full_refresh=full_refresh)
+        run_source(
+            SOURCES[name], built[name], destination, full_refresh=full_refresh, lock_wait=wait
+        )
         for name in chosen
     ]
     code = exit_code(results)
@@ -174,7 +188,73 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(rows=args.rows, verbose=args.verbose)
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "sources": cmd_sources, "demo": cmd_demo}
+def cmd_status(args: argparse.Namespace) -> int:
+    destination = destinations.resolve(args.destination)
+    now = pendulum.now("UTC")
+    print(f"{'source':<12} {'last success':<26} {'rows':>10}  {'last failure':<26} cursors")
+    for name in names():
+        runs = history.latest(make_pipeline(name, destination))
+        ok, bad = runs["success"], runs["failure"]
+        line = f"{name:<12} {_when(ok):<26} {ok['rows'] if ok else 0:>10,}  {_when(bad):<26}"
+        cursors = (ok or {}).get("cursors") or {}
+        print(line + (" -" if not cursors else ""))
+        for key, value in sorted(cursors.items()):
+            print(f"    {key}: {value} ({history.staleness(value, now)})")
+        if bad and bad.get("error"):
+            print(f"    last error: {bad['error']}")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    destination = destinations.resolve(args.destination)
+    pipeline = make_pipeline(names()[0], destination)
+    try:
+        with pipeline.sql_client() as client, client.execute_query(args.query) as cursor:
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall() if columns else []
+    except Exception as exc:
+        _fail(f"sql: {' '.join(str(exc).split())[:300]}", args.verbose, exc)
+        return 2
+    print(_table(columns, rows))
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "sources": cmd_sources,
+    "demo": cmd_demo,
+    "status": cmd_status,
+    "sql": cmd_sql,
+}
+
+
+def _when(run: dict | None) -> str:
+    return str(run["started_at"])[:19].replace("T", " ") if run else "-"
+
+
+def _table(columns: list[str], rows: list[tuple]) -> str:
+    cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = [
+        " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
+        "-+-".join("-" * w for w in widths),
+    ]
+    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def _lock_wait() -> float:
+    """`[pipelines] lock_wait`: seconds a run waits for another run of the same source."""
+    value = dlt.config.get("pipelines.lock_wait")
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"pipelines.lock_wait = {value!r} is not a number of seconds",
+            hint="set lock_wait in [pipelines] of .dlt/config.toml or PIPELINES__LOCK_WAIT",
+        ) from None
 
 
 def _choose(requested: Sequence[str]) -> list[str]:

@@ -11,6 +11,8 @@ from dlt.common.configuration.exceptions import (
     ConfigurationValueError,
     ConfigValueCannotBeCoercedException,
 )
+from dlt.common.schema.exceptions import DataValidationError
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.common.errors import ConfigError, PipelineError, config_key_help
 from sources.common.redaction import redact
@@ -32,12 +34,26 @@ def classify(exc: BaseException, source: str | None = None) -> tuple[int, str]:
     for link in _chain(exc):
         if isinstance(link, PipelineError):
             return link.exit_code, link.in_context(source=source).line()
+        if isinstance(link, DataValidationError):
+            return 1, _contract_line(link, source)
         config = _config_error(link, source)
         if config is not None:
             return config.exit_code, config.line()
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    root = list(_chain(exc))[-1]  # dlt's wrappers repeat the cause; the last link is it
+    text = " ".join(str(root).split()) or type(root).__name__
     prefix = f"{source}: " if source else ""
-    return 1, redact(f"{prefix}{type(exc).__name__}: {text[:300]}")
+    step = f" (during {exc.step})" if isinstance(exc, PipelineStepFailed) else ""
+    return 1, redact(f"{prefix}{type(root).__name__}{step}: {text[:300]}")
+
+
+def _contract_line(exc: DataValidationError, source: str | None) -> str:
+    column = f", column {exc.column_name}" if exc.column_name else ""
+    prefix = f"{source}: " if source else ""
+    return redact(
+        f"{prefix}{exc.table_name}: schema contract broken: table {exc.table_name}{column} "
+        f"would change {exc.schema_entity} frozen by schema_contract = {exc.contract_mode} "
+        '(allow it with schema_contract = "evolve" or discard it with "discard_value")'
+    )
 
 
 def _config_error(exc: BaseException, source: str | None) -> ConfigError | None:

@@ -2,8 +2,8 @@
 
 A source's configuration is resolved when the source is built, so every named source is
 built before any runs: a configuration error stops the whole command (exit 2) with
-nothing loaded. Then each source runs on its own; a failure is recorded and the next
-source still runs."""
+nothing loaded. Then each source runs on its own, under a lock, and a failure is
+recorded while the next source still runs. Every run, good or bad, lands in `_runs`."""
 
 from __future__ import annotations
 
@@ -11,57 +11,32 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dlt
+import pendulum
 from dlt.extract.source import DltSource
 
+from pipelines import history
 from pipelines.destinations import NamedDestination
 from pipelines.failures import classify
+from pipelines.lock import run_lock
 from pipelines.registry import SOURCES, SourceEntry
+from pipelines.results import STATUS_OK, STATUS_PARTIAL, Backfill, SourceResult
+from sources.common.errors import ConfigError, config_key_help
 from sources.common.stats import reset_stats
 
 log = logging.getLogger("pipelines")
 
-STATUS_OK, STATUS_PARTIAL, STATUS_FAILED = "ok", "partial", "failed"
-
-
-@dataclass
-class SourceResult:
-    source: str
-    status: str = STATUS_OK
-    exit_code: int = 0
-    tables: dict[str, int] = field(default_factory=dict)
-    load_id: str | None = None
-    duration_s: float = 0.0
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    cursors_before: dict[str, Any] = field(default_factory=dict)
-    cursors_after: dict[str, Any] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(self.tables.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "rows": self.rows}
-
-
-@dataclass(frozen=True)
-class Backfill:
-    start: str | None = None
-    end: str | None = None
-
-    def kwargs(self) -> dict[str, str]:
-        return {k: v for k, v in (("backfill_start", self.start), ("backfill_end", self.end)) if v}
-
 
 def build_sources(names: Iterable[str], backfill: Backfill) -> dict[str, DltSource]:
     """Resolve every source's configuration; the first error aborts (raised as is)."""
-    return {name: SOURCES[name].factory(**backfill.kwargs()) for name in names}
+    built = {}
+    for name in names:
+        schema_contract(name)  # validated up front, with the rest of the configuration
+        built[name] = SOURCES[name].factory(**backfill.kwargs())
+    return built
 
 
 def make_pipeline(name: str, destination: NamedDestination) -> dlt.Pipeline:
@@ -74,36 +49,29 @@ def make_pipeline(name: str, destination: NamedDestination) -> dlt.Pipeline:
 
 
 def run_source(
-    entry: SourceEntry, source: DltSource, destination: NamedDestination, *, full_refresh: bool
+    entry: SourceEntry,
+    source: DltSource,
+    destination: NamedDestination,
+    *,
+    full_refresh: bool,
+    lock_wait: float = 0.0,
 ) -> SourceResult:
-    result = SourceResult(entry.name)
+    result = SourceResult(entry.name, started_at=pendulum.now("UTC").to_iso8601_string())
     stats = reset_stats(entry.name)
     started = time.monotonic()
     log.info("%s: extracting into %s", entry.name, destination.name)
+    pipeline = None
     try:
         pipeline = make_pipeline(entry.name, destination)
-        result.cursors_before = result.cursors_after = _cursors(pipeline, entry.name)
-        info = pipeline.run(
-            source,
-            loader_file_format=destination.loader_file_format,
-            refresh="drop_sources" if full_refresh else None,
-        )
-        result.load_id = info.loads_ids[-1] if info.loads_ids else None
-        normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-        counts = normalize.row_counts if normalize else {}
-        result.tables = {t: n for t, n in counts.items() if not t.startswith("_dlt")}
-        result.cursors_after = _cursors(pipeline, entry.name)
+        lock = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.lock"
+        with run_lock(lock, wait=lock_wait, what=f"{entry.name} into {destination.name}"):
+            _run_locked(pipeline, source, destination, result, full_refresh=full_refresh)
+            _finish(result, stats, started)
+            history.record(pipeline, result, destination.name, destination.loader_file_format)
     except Exception as exc:
-        code, line = classify(exc, entry.name)
-        result.status, result.exit_code = STATUS_FAILED, code
-        result.errors.append(line)
+        result.fail(*classify(exc, entry.name))
         log.debug("%s failed", entry.name, exc_info=True)
-    result.errors.extend(stats.failures)
-    if stats.failures and result.status == STATUS_OK:
-        result.status, result.exit_code = STATUS_PARTIAL, 1
-    result.duration_s = round(time.monotonic() - started, 3)
-    result.requests, result.retries = stats.requests, stats.retries
-    result.rate_limited = stats.rate_limited
+        _finish(result, stats, started)
     log.info(
         "%s: %s, %d rows in %d tables, %.1f s",
         entry.name,
@@ -115,8 +83,88 @@ def run_source(
     return result
 
 
+def _run_locked(
+    pipeline: dlt.Pipeline,
+    source: DltSource,
+    destination: NamedDestination,
+    result: SourceResult,
+    *,
+    full_refresh: bool,
+) -> None:
+    _settle_pending(pipeline, result.source)
+    result.cursors_before = result.cursors_after = _cursors(pipeline, result.source)
+    try:
+        info = pipeline.run(
+            source,
+            loader_file_format=destination.loader_file_format,
+            refresh="drop_sources" if full_refresh else None,
+            schema_contract=schema_contract(result.source),
+        )
+    except Exception as exc:
+        result.fail(*classify(exc, result.source))
+        return
+    result.load_id = info.loads_ids[-1] if info.loads_ids else None
+    normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    counts = normalize.row_counts if normalize else {}
+    result.tables = {t: n for t, n in counts.items() if not t.startswith("_dlt")}
+    result.cursors_after = _cursors(pipeline, result.source)
+
+
+CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
+
+
+def schema_contract(source: str) -> dict[str, str]:
+    """`[sources.<source>] schema_contract`: how new columns and changed types are treated.
+
+    New tables always evolve: every report, widget and builder table is a table of its
+    own, so freezing tables would refuse the very first load of each."""
+    value = dlt.config.get(f"sources.{source}.schema_contract") or "evolve"
+    if value not in CONTRACTS:
+        raise ConfigError(
+            f"schema_contract = {value!r} is not one of {', '.join(CONTRACTS)}",
+            source=source,
+            hint=config_key_help(source, "schema_contract"),
+        )
+    return {"tables": "evolve", "columns": str(value), "data_type": str(value)}
+
+
+def _settle_pending(pipeline: dlt.Pipeline, source: str) -> None:
+    """Finish what an interrupted run left behind, or drop it.
+
+    dlt's `run()` loads pending packages *instead of* new data, so one package that can
+    never load (a broken schema contract, say) would stall every later run. Every table
+    is merged and state travels in the package, so a dropped package's data is simply
+    fetched again by this run."""
+    if not pipeline.has_pending_data:
+        return
+    log.warning("%s: a previous run left unfinished load packages; loading them first", source)
+    try:
+        pipeline.normalize()
+        pipeline.load()
+    except Exception as exc:
+        _, line = classify(exc, source)
+        log.warning(
+            "%s: they cannot be loaded (%s); dropping them, this run fetches their data again",
+            source,
+            line,
+        )
+        pipeline.drop_pending_packages()
+
+
+def _finish(result: SourceResult, stats: Any, started: float) -> None:
+    for line in stats.failures:
+        if line not in result.errors:
+            result.errors.append(line)
+    if stats.failures and result.status == STATUS_OK:
+        result.status, result.exit_code = STATUS_PARTIAL, 1
+    result.finished_at = pendulum.now("UTC").to_iso8601_string()
+    result.duration_s = round(time.monotonic() - started, 3)
+    result.requests, result.retries = stats.requests, stats.retries
+    result.rate_limited = stats.rate_limited
+
+
 def exit_code(results: Iterable[SourceResult]) -> int:
-    """3 when any source was refused access, else 1 when any failed, else 0."""
+    """3 when any source was refused access, else 2 (config), else 1 when any failed."""
     codes = {r.exit_code for r in results}
     for code in (3, 2, 1):
         if code in codes:

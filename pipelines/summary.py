@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipelines.runner import SourceResult
+from pipelines.results import SourceResult
 from sources.common.redaction import redact
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.start()
     print("sandbox listening; point the pipelines at it with:", flush=True)
     for key, value in sorted(sandbox.env().items()):
-        print(f"export {key}={value}", flush=True)
+        print(f"export {key}={shlex.quote(value)}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -33,6 +33,8 @@ ACCOUNT_ID = "51cc9c30-0edf-0131-ead3-12313b0d181e"
 PRODUCT_ID = "6c921840-0edf-0131-ead4-12313b0d181e"
 MAX_LIMIT = 10_000
 CHANNELS = ("organic", "paid", "referral", "email", "social")
+COUNTRIES = ("UA", "PL", "DE", "US")
+DRIFTS = ("", "add_field", "change_type", "drop_field")
 PLANS = ("free", "starter", "pro", "enterprise")
 
 
@@ -92,6 +94,10 @@ class ReportData:
     end: datetime
     late: list[tuple[datetime, list[Any]]] = field(default_factory=list)
     revised: dict[int, list[Any]] = field(default_factory=dict)
+    drift: str = ""  # schema drift of "Signups by Channel", one of DRIFTS
+
+    def columns(self) -> list[str] | None:
+        return drifted(self.report.columns, self.drift, ["country"])
 
     @property
     def step(self) -> float:
@@ -101,7 +107,10 @@ class ReportData:
         return self.start + timedelta(seconds=math.floor(i * self.step))
 
     def row(self, i: int) -> list[Any]:
-        return self.revised.get(i) or self.report.row(i, self.time_of(i))
+        row = self.revised.get(i) or self.report.row(i, self.time_of(i))
+        if self.drift == "change_type" and self.report.columns:
+            row = [*row[:4], f"{row[4]:.2f} USD"]
+        return drifted(row, self.drift, [COUNTRIES[i % len(COUNTRIES)]])
 
     def index_range(self, lo: datetime, hi: datetime) -> range:
         """Indices of computed rows whose time lies in [lo, hi] (both inclusive)."""
@@ -166,6 +175,11 @@ class KissmetricsSim:
     def revise(self, name: str, index: int, row: list[Any]) -> None:
         self.report(name).revised[index] = row
 
+    def set_drift(self, drift: str) -> None:
+        if drift not in DRIFTS:
+            raise ValueError(f"drift must be one of {DRIFTS}")
+        self.report("Signups by Channel").drift = drift
+
     def ground_truth(self) -> dict[str, list[list[Any]]]:
         return {d.report.name: d.all_rows() for d in self.data.values()}
 
@@ -208,8 +222,9 @@ class KissmetricsSim:
             "product_id": PRODUCT_ID,
             "id": report.id,
         }
-        if report.columns:
-            body["columns"] = report.columns
+        columns = self.data[report.id].columns()
+        if columns:
+            body["columns"] = columns
         return body
 
     def _list_reports(self, request: Request) -> Reply:
@@ -317,6 +332,17 @@ class KissmetricsSim:
                 "links": links,
             }
         )
+
+
+def drifted(values: list[Any] | None, drift: str, added: list[Any]) -> list[Any] | None:
+    """A definition or row of "Signups by Channel" after a schema drift."""
+    if values is None or len(values) != 5:
+        return values
+    if drift == "add_field":
+        return [*values, *added]
+    if drift == "drop_field":
+        return [v for index, v in enumerate(values) if index != 2]  # no more `channel`
+    return values
 
 
 def _link(href: str, rel: str, name: str) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
+from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
 
 def column_array(values: Sequence[Any]) -> pa.Array:
@@ -100,3 +102,61 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def conform(table: pa.Table, known: dict[str, dict[str, Any]]) -> pa.Table:
+    """Make an Arrow table fit the columns already in the destination schema.
+
+    dlt turns a changed type into a variant column for dict rows, but passes Arrow tables
+    through untouched, and the load then fails on the cast. So we do it here: a column
+    whose values cast losslessly to the known type is cast; otherwise it is renamed to
+    dlt's variant name `<column>__v_<type>` and the old column stays (null for these rows).
+    `known` is the dlt table's `columns` (e.g. `dlt.current.source_schema()`)."""
+    for index, field in enumerate(table.schema):
+        want = known.get(field.name, {}).get("data_type")
+        if want is None or pa.types.is_null(field.type):
+            continue
+        got = get_column_type_from_py_arrow(field.type)["data_type"]
+        if got == want:
+            continue
+        target = _arrow_type(want, known[field.name])
+        column = table.column(index)
+        try:
+            if target is None:
+                raise pa.ArrowInvalid(f"no arrow type for {want}")
+            cast = pc.cast(column, target, safe=True)
+            if _lossless(column, cast):
+                table = table.set_column(index, pa.field(field.name, target, field.nullable), cast)
+                continue
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        variant = pa.field(f"{field.name}__v_{got}", field.type, field.nullable)
+        table = table.set_column(index, variant, column)
+    return table
+
+
+def _arrow_type(data_type: str, column: dict[str, Any]) -> pa.DataType | None:
+    simple = {
+        "text": pa.string(),
+        "double": pa.float64(),
+        "bigint": pa.int64(),
+        "bool": pa.bool_(),
+        "date": pa.date32(),
+    }
+    if data_type in simple:
+        return simple[data_type]
+    if data_type == "timestamp":
+        return pa.timestamp("us", tz="UTC")
+    if data_type == "decimal":
+        precision, scale = column.get("precision") or 38, column.get("scale") or 9
+        return pa.decimal128(precision, scale)
+    return None
+
+
+def _lossless(original: pa.ChunkedArray, cast: pa.ChunkedArray) -> bool:
+    """A cast that invents nulls or changes text (1.5 → "1.5" → 1.5 is fine) is not lossless."""
+    if original.null_count != cast.null_count:
+        return False
+    if pa.types.is_floating(original.type) and pa.types.is_integer(cast.type):
+        return pc.all(pc.equal(pc.cast(cast, original.type), original)).as_py() is not False
+    return True

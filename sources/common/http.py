@@ -101,6 +101,7 @@ class VendorHttp:
         describe_error: Callable[[httpx.Response], str] = describe_plain,
         auth_statuses: Collection[int] = (401, 403),
         stats: SourceStats | None = None,
+        quota_key: Callable[[str, httpx.URL], str] | None = None,
     ) -> None:
         self.source = source
         self.origins = frozenset(origin_of(u) for u in base_urls)
@@ -110,6 +111,10 @@ class VendorHttp:
         self.auth_statuses = frozenset(auth_statuses)
         self.stats = stats or stats_for(source)
         self.quota = QuotaGate()
+        # vendors that count quota per endpoint (Holistics) name each request's bucket;
+        # every bucket then has its own gate, fed by that bucket's RateLimit headers
+        self.quota_key = quota_key
+        self._gates: dict[str, QuotaGate] = {}
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> VendorHttp:
@@ -125,7 +130,8 @@ class VendorHttp:
     async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:
             await self._client.aclose()
-        self.stats.count("quota_waits", self.quota.waits)
+        waits = self.quota.waits + sum(gate.waits for gate in self._gates.values())
+        self.stats.count("quota_waits", waits)
 
     def require_vendor_url(self, url: str, what: str) -> str:
         """Refuse a URL the vendor handed us (a Location, a link) that leaves its hosts."""
@@ -230,13 +236,14 @@ class VendorHttp:
         assert self._client is not None, "use VendorHttp as an async context manager"
         for _ in range(MAX_REDIRECTS + 1):
             request = self._client.build_request(method, url, **kwargs)
-            await self.quota.acquire()
+            gate = self._gate(method, request.url)
+            await gate.acquire()
             headers = None
             try:
                 response = await self._client.send(request, auth=self.auth, stream=True)
                 headers = response.headers
             finally:
-                self.quota.release(headers)
+                gate.release(headers)
             self.stats.count("requests")
             if response.is_redirect and "location" in response.headers:
                 await response.aclose()
@@ -264,6 +271,15 @@ class VendorHttp:
             source=self.source,
             endpoint=endpoint_of(method, url),
         )
+
+    def _gate(self, method: str, url: httpx.URL) -> QuotaGate:
+        if self.quota_key is None:
+            return self.quota
+        key = self.quota_key(method, url)
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = QuotaGate()
+        return gate
 
     @asynccontextmanager
     async def _streaming(

@@ -27,7 +27,7 @@ import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources.common.arrow import Spool, positional_rows_to_table
+from sources.common.arrow import Spool, conform, positional_rows_to_table
 from sources.common.errors import AuthError, ConfigError, PipelineError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
@@ -141,8 +141,11 @@ def kissmetrics_source(
                             _record_failure(outcome.error, tables[report["id"]])
                             continue
                         done[report["id"]].append(window)
+                        name = tables[report["id"]]
+                        schema = dlt.current.source_schema()
+                        known = schema.tables.get(name, {}).get("columns", {})
                         for table in spool.tables():
-                            yield dlt.mark.with_table_name(table, tables[report["id"]])
+                            yield dlt.mark.with_table_name(conform(table, known), name)
             finally:
                 for spool in spools.values():
                     spool.close()

@@ -7,11 +7,18 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo run test test-full bench lint format clean
 
+TEST_STAMP := $(VENV)/.installed-test
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# the tests also exercise the orchestration examples (Dagster, Airflow)
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,dagster,airflow]'
+	touch $(TEST_STAMP)
 
 setup: $(STAMP)
 
@@ -21,11 +28,11 @@ demo: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m pipelines run
 
-test: $(STAMP)
-	scripts/with-postgres.sh $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+test: $(TEST_STAMP)
+	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
-test-full: $(STAMP)
-	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+test-full: $(TEST_STAMP)
+	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

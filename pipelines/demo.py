@@ -23,6 +23,9 @@ DEMO_SETTINGS = {
     # the sandbox answers at loopback speed: poll often, keep windows small
     "SOURCES__KISSMETRICS__POLL_INTERVAL": "0.05",
     "SOURCES__KISSMETRICS__WINDOW_DAYS": "7",
+    "SOURCES__HOLISTICS__POLL_INTERVAL": "0.05",
+    # the sandbox's insights, so the demo shows which KPIs each one feeds
+    "SOURCES__QUANTIVE__INSIGHT_IDS": '["insight-0", "insight-1", "insight-2"]',
 }
 
 

@@ -56,13 +56,22 @@ def _contract_line(exc: DataValidationError, source: str | None) -> str:
     )
 
 
+def _where(exc: ConfigFieldMissingException, source: str, key: str) -> str:
+    """Where to set a missing key: a source setting, or a destination's (by dlt's traces)."""
+    tried = [t.key for t in exc.traces.get(key, []) if t.key.startswith("DESTINATION__")]
+    named = [k for k in tried if k.count("__") >= 2]
+    if named:
+        env = min(named, key=len)
+        section = ".".join(env.lower().split("__")[:-1])
+        return f"set {env} or {key} in [{section}] of .dlt/secrets.toml"
+    return config_key_help(source, key, secret=any(s in key for s in SECRET_KEYS))
+
+
 def _config_error(exc: BaseException, source: str | None) -> ConfigError | None:
     name = source or "sources"
     if isinstance(exc, ConfigFieldMissingException):
         keys = list(exc.fields)
-        hints = "; ".join(
-            config_key_help(name, k, secret=any(s in k for s in SECRET_KEYS)) for k in keys
-        )
+        hints = "; ".join(_where(exc, name, k) for k in keys)
         return ConfigError(f"missing setting(s) {', '.join(keys)}", source=source, hint=hints)
     if isinstance(exc, ConfigValueCannotBeCoercedException):
         hint_type = getattr(exc.hint, "__name__", str(exc.hint))

@@ -8,7 +8,10 @@ from typing import Any
 
 from dlt.extract.source import DltSource
 
+import sources.datawiz as datawiz
+import sources.holistics as holistics
 import sources.kissmetrics as kissmetrics
+import sources.quantive as quantive
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,42 @@ class SourceEntry:
 
 
 SOURCES: dict[str, SourceEntry] = {
+    "datawiz": SourceEntry(
+        "datawiz",
+        datawiz.datawiz_source,
+        datawiz.check,
+        placeholders={
+            **dict.fromkeys(("client_id", "client_secret", "username", "password"), "placeholder"),
+            "account_id": "313",
+            "start_date": "2024-01-01",
+            "tables": [{"name": "sales_by_shop", "aggregate": ["turnover"], "group_by": ["shop"]}],
+            "reports": [{"report": "shops-sales", "widget": "table", "metrics": ["turnover"]}],
+        },
+        cursors={
+            "<table>": "per builder table: the first day not loaded (state `cursor`), "
+            "refetched from there minus lookback_days, up to yesterday",
+            "report_<report>__<widget>": "the first day not loaded (state `cursor`); "
+            "daily widgets merge per day, others load a snapshot of the run window",
+        },
+        sample_query=(
+            "SELECT date, shop_name, turnover, qty, profit\n"
+            "FROM datawiz.sales_by_shop ORDER BY date DESC, shop_name LIMIT 8"
+        ),
+    ),
+    "holistics": SourceEntry(
+        "holistics",
+        holistics.holistics_source,
+        holistics.check,
+        placeholders={"api_key": "placeholder"},
+        cursors={
+            "widget_exports": "per incremental widget: the last day exported (state "
+            "`cursors`), refetched from there minus lookback_days; snapshot widgets: none"
+        },
+        sample_query=(
+            "SELECT region, count(*) AS orders_rows, round(sum(revenue), 2) AS revenue\n"
+            "FROM holistics.widget_100 GROUP BY region ORDER BY revenue DESC"
+        ),
+    ),
     "kissmetrics": SourceEntry(
         "kissmetrics",
         kissmetrics.kissmetrics_source,
@@ -35,6 +74,28 @@ SOURCES: dict[str, SourceEntry] = {
         sample_query=(
             "SELECT channel, count(*) AS signups, round(sum(revenue), 2) AS revenue\n"
             "FROM kissmetrics.report_signups_by_channel GROUP BY channel ORDER BY signups DESC"
+        ),
+    ),
+    "quantive": SourceEntry(
+        "quantive",
+        quantive.quantive_source,
+        quantive.check,
+        placeholders={
+            "access_token": "placeholder",
+            "account_id": "placeholder",
+            "start_date": "2024-01-01",
+        },
+        cursors={
+            "kpi_snapshots": "snapshot_date (dlt incremental); refetched from there minus "
+            "lookback_days, aligned to the start of its group_by period"
+        },
+        sample_query=(
+            "SELECT k.name, s.snapshot_date AS latest_day, s.value AS latest_value\n"
+            "FROM quantive.kpis k JOIN (\n"
+            "  SELECT kpi_id, max(snapshot_date) AS snapshot_date,\n"
+            "         arg_max(value, snapshot_date) AS value\n"
+            "  FROM quantive.kpi_snapshots GROUP BY kpi_id) s ON s.kpi_id = k.id\n"
+            "ORDER BY k.name"
         ),
     ),
 }

@@ -104,9 +104,7 @@ def _run_locked(
         result.fail(*classify(exc, result.source))
         return
     result.load_id = info.loads_ids[-1] if info.loads_ids else None
-    normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    counts = normalize.row_counts if normalize else {}
-    result.tables = {t: n for t, n in counts.items() if not t.startswith("_dlt")}
+    result.tables = _row_counts(pipeline)
     result.cursors_after = _cursors(pipeline, result.source)
 
 
@@ -126,6 +124,21 @@ def schema_contract(source: str) -> dict[str, str]:
             hint=config_key_help(source, "schema_contract"),
         )
     return {"tables": "evolve", "columns": str(value), "data_type": str(value)}
+
+
+def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows per table of the last run: extract counts, exact for dicts and Arrow alike;
+    normalize counts only for child tables, which exist from normalisation on."""
+    trace = pipeline.last_trace
+    if trace is None:
+        return {}
+    counts = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
+    if trace.last_extract_info:
+        for metrics in trace.last_extract_info.metrics.values():
+            for step in metrics:
+                for table, table_metrics in step["table_metrics"].items():
+                    counts[table] = table_metrics.items_count
+    return {t: n for t, n in counts.items() if not t.startswith("_dlt")}
 
 
 def _settle_pending(pipeline: dlt.Pipeline, source: str) -> None:

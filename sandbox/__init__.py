@@ -15,10 +15,13 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox.datawiz import DatawizSim
+from sandbox.holistics import HolisticsSim
 from sandbox.kissmetrics import KissmetricsSim
+from sandbox.quantive import QuantiveSim
 from sandbox.server import Faults, VendorServer
 
-VENDORS = ("kissmetrics",)
+VENDORS = ("kissmetrics", "datawiz", "holistics", "quantive")
 DEFAULT_DAYS = 28
 
 
@@ -40,14 +43,38 @@ class Sandbox:
         self.sims: dict[str, Any] = {}
         # a host that belongs to no vendor: tests point redirects and Locations at it
         self.foreign = VendorServer("foreign")
+        if "holistics" in vendors:
+            self.sims["holistics"] = HolisticsSim(
+                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
+            )
         if "kissmetrics" in vendors:
             self.sims["kissmetrics"] = KissmetricsSim(
+                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
+            )
+        if "datawiz" in vendors:
+            self.sims["datawiz"] = DatawizSim(
+                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
+            )
+        if "quantive" in vendors:
+            self.sims["quantive"] = QuantiveSim(
                 rows, data_start=self.data_start, data_end=self.data_end, seed=seed
             )
 
     @property
     def kissmetrics(self) -> KissmetricsSim:
         return self.sims["kissmetrics"]
+
+    @property
+    def holistics(self) -> HolisticsSim:
+        return self.sims["holistics"]
+
+    @property
+    def datawiz(self) -> DatawizSim:
+        return self.sims["datawiz"]
+
+    @property
+    def quantive(self) -> QuantiveSim:
+        return self.sims["quantive"]
 
     @property
     def servers(self) -> list[VendorServer]:

@@ -6,7 +6,10 @@ registry keyed by source name rather than in a context variable."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from sources.common.errors import AuthError, ConfigError, PipelineError
 
 
 @dataclass
@@ -41,3 +44,28 @@ def reset_stats(source: str) -> SourceStats:
     with _registry_lock:
         _registry[source] = SourceStats()
         return _registry[source]
+
+
+def record_part_failure(
+    source: str,
+    error: BaseException,
+    resource: str,
+    *,
+    what: str = "",
+    endpoint: str | None = None,
+    fatal: Callable[[PipelineError], bool] | None = None,
+) -> None:
+    """A part of a source failed (a report window, a widget, a KPI batch): record its
+    one line so the run ends with exit 1, and let the other parts load.
+
+    Failures that every other part would hit too — credentials, configuration, or what
+    `fatal` says (a vendor's payment-required, say) — are raised instead: one line says
+    it better than hundreds. `what` names the part in the line ("days 2026-05-01..05")."""
+    if not isinstance(error, PipelineError):
+        error = PipelineError(f"{type(error).__name__}: {error}", endpoint=endpoint)
+    error.in_context(source=source, resource=resource)
+    if isinstance(error, AuthError | ConfigError) or (fatal is not None and fatal(error)):
+        raise error
+    if what:
+        error.cause = f"{what}: {error.cause}"
+    stats_for(source).fail(error.line())

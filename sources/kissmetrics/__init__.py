@@ -28,7 +28,7 @@ from dlt.common.configuration.inject import with_config
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.common.arrow import Spool, conform, positional_rows_to_table
-from sources.common.errors import AuthError, ConfigError, PipelineError, config_key_help
+from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
 from sources.common.redaction import register_secret
@@ -39,7 +39,7 @@ from sources.common.settings import (
     require_secret,
     require_url,
 )
-from sources.common.stats import stats_for
+from sources.common.stats import record_part_failure
 from sources.common.windows import Window, grid_windows, next_cursor, parse_datetime, timezone
 from sources.kissmetrics import client
 from sources.kissmetrics.client import SOURCE, KissmetricsConfig
@@ -138,7 +138,7 @@ def kissmetrics_source(
                     spool = spools.pop(key, None) or Spool()
                     with spool:
                         if outcome.error is not None:
-                            _record_failure(outcome.error, tables[report["id"]])
+                            record_part_failure(SOURCE, outcome.error, tables[report["id"]])
                             continue
                         done[report["id"]].append(window)
                         name = tables[report["id"]]
@@ -324,14 +324,6 @@ def stamp(table: pa.Table, window: Window, offset: int) -> pa.Table:
     for name, values in ((WINDOW_KEY, start), ("_window_end", end), ("_row_number", numbers)):
         table = table.append_column(pa.field(name, values.type, nullable=False), values)
     return table
-
-
-def _record_failure(error: BaseException, resource: str) -> None:
-    if isinstance(error, AuthError | ConfigError):
-        raise error
-    if not isinstance(error, PipelineError):
-        error = PipelineError(f"{type(error).__name__}: {error}")
-    stats_for(SOURCE).fail(error.in_context(source=SOURCE, resource=resource).line())
 
 
 def _optional_date(flag: str, value: str | None, tz: pendulum.Timezone) -> pendulum.DateTime | None:

@@ -1,0 +1,680 @@
+"""Datawiz simulator, after vendor-docs/datawiz-api.md.
+
+Three hosts, as the real service has: the OAuth2 token endpoint (`POST /o/token/`, the
+password and refresh_token grants, form-encoded), the builder API
+(`POST /api/builder/create-table/`) and the BI API
+(`POST /api/report/reports/<report>/widgets/<widget>/data/`). Every API call needs
+`Authorization: Bearer <access_token>` of a live token and the numeric `client-id`
+header of the account.
+
+The data is a seeded retail chain computed on the fly: shops × products (each in a
+category, each category run by a categorical manager) × days, every product selling
+every day in every shop. A fact (day, shop, product) derives from a hash of the three,
+in integer cents, so every aggregate is exact and any page of any table is produced
+in O(page × facts per row). Tests revise a fact (a late correction) and compute the
+expected rows with the same code the endpoints use.
+
+Where the doc is silent the simulator does what the real service (Django REST
+framework with django-oauth-toolkit) most plausibly does:
+- token errors are RFC 6749 bodies: `invalid_client` (401) for a wrong client id or
+  secret, `invalid_grant` (400) for a wrong username/password or a dead refresh token;
+  refresh tokens rotate (a used one is dead);
+- API errors are DRF bodies: `{"detail": …}` for 401/403/404, `{"<field>": [msg]}` for a
+  400 validation error (an unknown metric or dimension names itself there);
+- builder results are paged DRF-style: `?page=N&page_size=M` (default 500, max 10,000),
+  absolute `next`/`previous` URLs, `count` = number of rows (of root rows for a tree);
+  the body of a `next` request is the same query;
+- row keys are `key_start` + the first dimension's id, then `&<dimension>=<id>` for each
+  further one; `day_month_year` ids are ISO dates; `display_fields` may be `name`/`id`;
+  with `options.expand_tree` each level's rows carry the next dimension as `children`;
+- report widgets answer `{"dataSource": [...], "columns": [...]}` in one piece; with
+  `interval: day_month_year` a row per entity and day carries `date`; each metric also
+  comes as `<metric>_prev` over `prev_date_range` when one is given.
+Only the dimensions shop, category, product, categorical_manager and day_month_year
+are simulated (the others are valid keys the sandbox answers with a 400)."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from sandbox.server import Reply, Request, VendorServer
+
+CLIENT_ID = "dw-sandbox-client-4b7e"
+CLIENT_SECRET = "dw-sandbox-secret-93f1c0a7d2"
+USERNAME = "analyst@example.com"
+PASSWORD = "dw-sandbox-password-58e2"
+ACCOUNT_ID = "313"
+DEFAULT_PAGE_SIZE = 500
+MAX_PAGE_SIZE = 10_000
+SHOPS = {1: "Store #1", 2: "Store #2", 3: "Store #3", 4: "Store #4"}
+MANAGERS = {1: "Addams David", 2: "Gillmore Thomas", 3: "Blake Chloe"}
+CATEGORIES = {  # id: (name, manager)
+    5633: ("Dairy", 1),
+    5634: ("Bakery", 1),
+    5635: ("Beverages", 2),
+    5636: ("Produce", 2),
+    5637: ("Snacks", 3),
+    5638: ("Household", 3),
+}
+DIMENSION_TITLES = {
+    "shop": "Shop",
+    "category": "Category",
+    "product": "Product",
+    "categorical_manager": "Category manager",
+    "day_month_year": "Day / Month / Year",
+}
+DOCUMENTED_DIMENSIONS = frozenset(
+    [
+        "shop",
+        "shop_group",
+        "shop_marker",
+        "category",
+        "product",
+        "producer",
+        "brand",
+        "product_marker",
+        "assortment_type",
+        "supplier",
+        "bonus_type",
+        "categorical_manager",
+        "day_month_year",
+        "month_year",
+        "quarter",
+        "month",
+        "week",
+        "week_day",
+        "hour",
+        "terminal",
+        "cashier",
+        "receipt_marker",
+        "promo",
+        "promo_type",
+        "loyalty",
+        "loyalty_format",
+        "loyalty_group",
+        "loss_type",
+        "price_type",
+    ]
+)
+HIERARCHY = ("categorical_manager", "category", "product")
+METRICS = {  # key: (title, how to compute it from summed components)
+    "turnover": ("Sales", lambda c: c[1] / 100),
+    "qty": ("Sales Qty", lambda c: c[0]),
+    "self_price": ("Cost of goods", lambda c: c[2] / 100),
+    "profit": ("Profit", lambda c: (c[1] - c[2]) / 100),
+    "receipts_qty": ("Receipts", lambda c: c[3]),
+    "plan_turnover_complete_percent": (
+        "% completed Planned Sales",
+        lambda c: round(c[1] / c[4] * 100, 3) if c[4] else None,
+    ),
+    "losses_total_price_percent_part": (
+        "% of Write-offs in monetary units",
+        lambda c: round(c[5] / c[1] * 100, 3) if c[1] else None,
+    ),
+}
+REPORT_WIDGETS = {  # (report, widget): the dimension of its rows
+    ("shops-sales", "table"): "shop",
+    ("category-sales", "table"): "category",
+    ("products-sales", "table"): "product",
+}
+_MASK = (1 << 64) - 1
+
+
+def _mix(*parts: int) -> int:
+    x = 0x9E3779B97F4A7C15
+    for part in parts:
+        x = ((x ^ part) * 0xBF58476D1CE4E5B9) & _MASK
+        x ^= x >> 31
+    return x
+
+
+@dataclass
+class Tokens:
+    access: dict[str, float] = field(default_factory=dict)  # token: expires (monotonic)
+    refresh: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A builder query, validated: what to group, filter, sum, and over which days."""
+
+    dims: tuple[str, ...]
+    fields: dict[str, list[str]]
+    lookups: dict[str, dict[str, set[Any]]]
+    metrics: tuple[str, ...]
+    days: tuple[date, ...]
+    tree: bool
+
+
+class DatawizSim:
+    name = "datawiz"
+
+    def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
+        self.first_day, self.last_day = data_start.date(), data_end.date()
+        days = (self.last_day - self.first_day).days + 1
+        n_products = max(12, rows // (len(SHOPS) * max(1, days)))
+        categories = list(CATEGORIES)
+        self.products = {
+            100_000 + p: (f"Product {100_000 + p}", categories[p % len(categories)])
+            for p in range(n_products)
+        }
+        self._by_category: dict[int, list[int]] = {c: [] for c in CATEGORIES}
+        self._by_manager: dict[int, list[int]] = {m: [] for m in MANAGERS}
+        for pid, (_, cat) in self.products.items():
+            self._by_category[cat].append(pid)
+            self._by_manager[CATEGORIES[cat][1]].append(pid)
+        self.seed = seed
+        self.token_ttl = 36_000  # expires_in of new access tokens, seconds
+        self.expire_after_calls: int | None = None  # kill live tokens after N more API calls
+        self.corrections: dict[tuple[date, int, int], int] = {}  # turnover cents
+        self.tokens = Tokens()
+        self._calls = 0
+        self._lock = threading.Lock()
+        self.auth = VendorServer("datawiz-auth", seed=seed)
+        self.api = VendorServer("datawiz-api", seed=seed + 1)
+        self.bi = VendorServer("datawiz-bi", seed=seed + 2)
+        self.auth.route("POST", r"/o/token/", self._token)
+        self.api.route("POST", r"/api/builder/create-table/", self._authed(self._builder))
+        self.bi.route(
+            "POST",
+            r"/api/report/reports/(?P<report>[^/]+)/widgets/(?P<widget>[^/]+)/data/",
+            self._authed(self._widget),
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def servers(self) -> list[VendorServer]:
+        return [self.auth, self.api, self.bi]
+
+    def env(self) -> dict[str, str]:
+        import json
+
+        return {
+            "SOURCES__DATAWIZ__CLIENT_ID": CLIENT_ID,
+            "SOURCES__DATAWIZ__CLIENT_SECRET": CLIENT_SECRET,
+            "SOURCES__DATAWIZ__USERNAME": USERNAME,
+            "SOURCES__DATAWIZ__PASSWORD": PASSWORD,
+            "SOURCES__DATAWIZ__ACCOUNT_ID": ACCOUNT_ID,
+            "SOURCES__DATAWIZ__TOKEN_URL": f"{self.auth.base_url}/o/token/",
+            "SOURCES__DATAWIZ__API_URL": self.api.base_url,
+            "SOURCES__DATAWIZ__BI_URL": self.bi.base_url,
+            "SOURCES__DATAWIZ__START_DATE": self.first_day.isoformat(),
+            "SOURCES__DATAWIZ__TABLES": json.dumps(EXAMPLE_TABLES),
+            "SOURCES__DATAWIZ__REPORTS": json.dumps(EXAMPLE_REPORTS),
+        }
+
+    # -- what tests use ---------------------------------------------------------------
+
+    def fact(self, day: date, shop: int, product: int) -> tuple[int, int, int, int, int, int]:
+        """(qty, turnover¢, self_price¢, receipts, plan¢, losses¢) of one product-shop-day."""
+        h = _mix(self.seed, day.toordinal(), shop, product)
+        qty = 1 + h % 20
+        turnover = qty * (150 + (h >> 8) % 4_850)
+        turnover = self.corrections.get((day, shop, product), turnover)
+        self_price = turnover * (60 + (h >> 20) % 30) // 100
+        receipts = 1 + qty // 3
+        plan = turnover * (80 + (h >> 28) % 40) // 100 or 1
+        losses = turnover * ((h >> 36) % 6) // 100
+        return qty, turnover, self_price, receipts, plan, losses
+
+    def correct(self, day: date, shop: int, product: int, turnover_cents: int) -> None:
+        """A late correction: the turnover of one product in one shop on one day."""
+        self.corrections[(day, shop, product)] = turnover_cents
+
+    def table(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every root row and the columns the builder answers `body` with (no paging)."""
+        query = self._parse(body)
+        if isinstance(query, Reply):
+            raise ValueError(query.body)
+        render = body.get("render_options") or {}
+        count, row_at = self._rows(query, render)
+        return [row_at(i) for i in range(count)], self._columns(query)
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self.tokens.access.clear()
+
+    # -- auth ------------------------------------------------------------------------
+
+    def _token(self, request: Request) -> Reply:
+        if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+            return _oauth_error(400, "invalid_request", "Form-encoded body expected.")
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+            return _oauth_error(401, "invalid_client", "Client authentication failed.")
+        grant = form.get("grant_type")
+        with self._lock:
+            if grant == "password":
+                if form.get("username") != USERNAME or form.get("password") != PASSWORD:
+                    return _oauth_error(400, "invalid_grant", "Invalid credentials given.")
+            elif grant == "refresh_token":
+                if form.get("refresh_token") not in self.tokens.refresh:
+                    return _oauth_error(400, "invalid_grant", "Invalid refresh token.")
+                self.tokens.refresh.discard(form["refresh_token"])
+            else:
+                return _oauth_error(400, "unsupported_grant_type", "Unsupported grant type.")
+            access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+            self.tokens.access[access] = time.monotonic() + self.token_ttl
+            self.tokens.refresh.add(refresh)
+        return Reply.json(
+            {
+                "access_token": access,
+                "expires_in": self.token_ttl,
+                "token_type": "Bearer",
+                "scope": "read write",
+                "refresh_token": refresh,
+            }
+        )
+
+    def _authed(self, handler: Callable[..., Reply]) -> Callable[..., Reply]:
+        def wrapped(request: Request, **kwargs: str) -> Reply:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            with self._lock:
+                expires = self.tokens.access.get(token)
+                live = scheme == "Bearer" and expires is not None and expires > time.monotonic()
+                if live and self.expire_after_calls is not None:
+                    self._calls += 1
+                    if self._calls > self.expire_after_calls:  # the token dies mid-run
+                        self.tokens.access.clear()
+                        self.expire_after_calls, self._calls, live = None, 0, False
+            if not live:
+                return Reply.json({"detail": "Authentication credentials were not provided."}, 401)
+            if request.headers.get("client-id") != ACCOUNT_ID:
+                return Reply.json(
+                    {"detail": "You do not have permission to perform this action."}, 403
+                )
+            try:
+                body = request.json()
+            except ValueError:
+                return Reply.json({"detail": "JSON parse error."}, 400)
+            if not isinstance(body, dict):
+                return _invalid("non_field_errors", "Invalid data. Expected a dictionary.")
+            return handler(request, body, **kwargs)
+
+        return wrapped
+
+    # -- builder ---------------------------------------------------------------------
+
+    def _builder(self, request: Request, body: dict[str, Any]) -> Reply:
+        query = self._parse(body)
+        if isinstance(query, Reply):
+            return query
+        try:
+            page = int(request.arg("page", "1"))
+            size = min(MAX_PAGE_SIZE, max(1, int(request.arg("page_size", DEFAULT_PAGE_SIZE))))
+        except ValueError:
+            return Reply.json({"detail": "Invalid page."}, 404)
+        count, row_at = self._rows(query, body.get("render_options") or {})
+        pages = max(1, -(-count // size))
+        if page < 1 or page > pages:
+            return Reply.json({"detail": "Invalid page."}, 404)
+        base = f"{self.api.base_url}{request.path}"
+
+        def link(n: int) -> str | None:
+            return f"{base}?page={n}&page_size={size}" if 1 <= n <= pages else None
+
+        lo = (page - 1) * size
+        rows = [row_at(i) for i in range(lo, min(count, lo + size))]
+        return Reply.json(
+            {
+                "count": count,
+                "next": link(page + 1),
+                "previous": link(page - 1),
+                "results": {"dataSource": rows, "columns": self._columns(query)},
+            }
+        )
+
+    def _parse(self, body: dict[str, Any]) -> Query | Reply:
+        metrics = []
+        for item in body.get("aggregate") or []:
+            key = item.get("metric") if isinstance(item, dict) else None
+            if key not in METRICS:
+                return _invalid("aggregate", f"Unknown metric '{key}'.")
+            metrics.append(key)
+        dims, fields, lookups = [], {}, {}
+        for item in body.get("group_by") or []:
+            dim = item.get("dimension") if isinstance(item, dict) else None
+            problem = _dimension_problem(dim)
+            if problem:
+                return _invalid("group_by", problem)
+            if item.get("on", "row") != "row":
+                return _invalid("group_by", "This sandbox only renders dimensions on rows.")
+            dims.append(dim)
+            fields[dim] = list(item.get("display_fields") or ["name"])
+            lookups[dim] = _lookups(item.get("lookups"))
+        for item in body.get("filters") or []:
+            dim = item.get("dimension") if isinstance(item, dict) else None
+            problem = _dimension_problem(dim)
+            if problem:
+                return _invalid("filters", problem)
+            merged = lookups.setdefault(dim, {})
+            for kind, ids in _lookups(item.get("lookups")).items():
+                merged[kind] = merged.get(kind, set()) | ids
+        if len(set(dims)) != len(dims):
+            return _invalid("group_by", "A dimension can be grouped once.")
+        days = self._date_range(body.get("date_range") or {"selected": "last_7_days"})
+        if isinstance(days, Reply):
+            return days
+        if "day_month_year" in lookups:
+            keep = lookups["day_month_year"]
+            days = tuple(d for d in days if _kept(d.isoformat(), keep))
+        options = body.get("options") or {}
+        return Query(
+            tuple(dims), fields, lookups, tuple(metrics), days, bool(options.get("expand_tree"))
+        )
+
+    def _date_range(self, spec: dict[str, Any]) -> tuple[date, ...] | Reply:
+        selected = spec.get("selected")
+        end = self.last_day
+        if selected == "date":
+            try:
+                lo = date.fromisoformat(spec["date_from"])
+                hi = date.fromisoformat(spec["date_to"])
+            except (KeyError, TypeError, ValueError):
+                return _invalid("date_range", "date_from and date_to must be YYYY-MM-DD.")
+        elif selected in ("last_7_days", "last_30_days", "last_90_days"):
+            hi, lo = end, end - timedelta(days=int(selected.split("_")[1]) - 1)
+        elif selected == "all_time":
+            lo, hi = self.first_day, end
+        else:
+            return _invalid("date_range", f"Unsupported selected key '{selected}'.")
+        lo, hi = max(lo, self.first_day), min(hi, end)
+        return tuple(lo + timedelta(days=i) for i in range((hi - lo).days + 1))
+
+    # the rows of a query: independent axes (days, shops, product hierarchy) in group order
+
+    def _members(self, query: Query, fixed: dict[str, Any]) -> dict[str, list[Any]]:
+        """Ids of each dimension's members that pass the lookups and `fixed` values."""
+        lk = query.lookups
+        day = fixed.get("day_month_year")
+        days = [day] if day is not None and day in query.days else [] if day else list(query.days)
+        shops = [s for s in SHOPS if _kept(s, lk.get("shop")) and fixed.get("shop", s) == s]
+        if "product" in fixed:
+            candidates: list[int] = [fixed["product"]]
+        elif "category" in fixed:
+            candidates = self._by_category[fixed["category"]]
+        elif "categorical_manager" in fixed:
+            candidates = self._by_manager[fixed["categorical_manager"]]
+        else:
+            candidates = list(self.products)
+        products = []
+        for pid in candidates:
+            values = self._hierarchy(pid)
+            if all(_kept(values[d], lk.get(d)) for d in HIERARCHY) and all(
+                fixed.get(d, values[d]) == values[d] for d in HIERARCHY
+            ):
+                products.append(pid)
+        return {"day_month_year": days, "shop": shops, "product": products}
+
+    def _axes(self, dims: tuple[str, ...], members: dict[str, list[Any]]) -> list[list[dict]]:
+        axes: list[list[dict[str, Any]]] = []
+        seen: set[str] = set()
+        for dim in dims:
+            if dim in HIERARCHY:
+                if "hierarchy" in seen:
+                    continue
+                seen.add("hierarchy")
+                grouped = [d for d in dims if d in HIERARCHY]
+                tuples = dict.fromkeys(
+                    tuple(self._hierarchy(pid)[d] for d in grouped) for pid in members["product"]
+                )
+                axes.append([dict(zip(grouped, t, strict=True)) for t in tuples])
+            else:
+                axes.append([{dim: v} for v in members[dim]])
+        return axes
+
+    def _hierarchy(self, pid: int) -> dict[str, int]:
+        cat = self.products[pid][1]
+        return {"product": pid, "category": cat, "categorical_manager": CATEGORIES[cat][1]}
+
+    def _rows(self, query: Query, render: dict[str, Any]) -> tuple[int, Callable[[int], dict]]:
+        level_dims = query.dims[:1] if query.tree else query.dims
+        members = self._members(query, {})
+        axes = self._axes(level_dims, members)
+        count = 1
+        for axis in axes:
+            count *= len(axis)
+        if not axes:
+            count = 1 if members["day_month_year"] else 0
+
+        def row_at(index: int) -> dict[str, Any]:
+            fixed: dict[str, Any] = {}
+            for axis in reversed(axes):
+                index, position = divmod(index, len(axis))
+                fixed.update(axis[position])
+            return self._render(query, fixed, level_dims, render, level=1)
+
+        return count, row_at
+
+    def _render(
+        self,
+        query: Query,
+        fixed: dict[str, Any],
+        level_dims: tuple[str, ...],
+        render: dict[str, Any],
+        level: int,
+    ) -> dict[str, Any]:
+        members = self._members(query, fixed)
+        sums = self._sum(members)
+        row: dict[str, Any] = {}
+        for dim in level_dims:
+            for name in query.fields[dim]:
+                row[f"{dim}__{name}"] = self._display(dim, fixed[dim], name)
+        for metric in query.metrics:
+            row[metric] = METRICS[metric][1](sums)
+        key_start = str(render.get("key_start") or "")
+        parts = [f"{dim}={_id(fixed[dim])}" for dim in level_dims]
+        if parts and key_start.endswith(f"{level_dims[0]}=") and level == 1:
+            row["key"] = key_start + parts[0].split("=", 1)[1] + "".join(f"&{p}" for p in parts[1:])
+        else:
+            row["key"] = "&".join(parts)
+        if level == 1:
+            row.update(render.get("additional_data") or {"level": 1, "is_root": True})
+        else:
+            row.update({"level": level, "is_root": False})
+        if query.tree:
+            deeper = query.dims[: len(level_dims) + 1]
+            has_children = len(deeper) > len(level_dims)
+            row[f"{level_dims[-1]}__has_children"] = has_children
+            row["children"] = []
+            if has_children:
+                child_members = self._members(query, fixed)
+                for axis_row in itertools.product(*self._axes(deeper[-1:], child_members)):
+                    child_fixed = dict(fixed)
+                    for part in axis_row:
+                        child_fixed.update(part)
+                    row["children"].append(
+                        self._render(query, child_fixed, deeper, {}, level=level + 1)
+                    )
+        for target, source in (render.get("clone_data") or {}).items():
+            if source in row:
+                row[target] = row[source]
+        return row
+
+    def _sum(self, members: dict[str, list[Any]]) -> list[int]:
+        sums = [0, 0, 0, 0, 0, 0]
+        for day in members["day_month_year"]:
+            for shop in members["shop"]:
+                for product in members["product"]:
+                    for i, value in enumerate(self.fact(day, shop, product)):
+                        sums[i] += value
+        return sums
+
+    def _display(self, dim: str, value: Any, name: str) -> Any:
+        if name == "id":
+            return _id(value)
+        if dim == "day_month_year":
+            return value.isoformat()
+        if dim == "shop":
+            return SHOPS[value]
+        if dim == "categorical_manager":
+            return MANAGERS[value]
+        if dim == "category":
+            return CATEGORIES[value][0]
+        return self.products[value][0]
+
+    def _columns(self, query: Query) -> list[dict[str, Any]]:
+        columns = []
+        for dim in query.dims:
+            for name in query.fields[dim]:
+                dtype = "date" if dim == "day_month_year" and name == "name" else "string"
+                title = f"{DIMENSION_TITLES[dim]} {'Id' if name == 'id' else 'Name'}"
+                columns.append(_column(f"{dim}__{name}", title, dtype))
+        columns += [_column(m, METRICS[m][0], "number") for m in query.metrics]
+        return columns
+
+    # -- report widgets ---------------------------------------------------------------
+
+    def _widget(self, request: Request, body: dict[str, Any], report: str, widget: str) -> Reply:
+        dim = REPORT_WIDGETS.get((report, widget))
+        if dim is None:
+            return Reply.json({"detail": "Not found."}, 404)
+        dim = body.get("group_by_level") or dim
+        if dim not in ("shop", "category", "categorical_manager", "product"):
+            return _invalid("group_by_level", f"Unsupported level '{dim}'.")
+        metrics = body.get("metrics") or ["turnover"]
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            return _invalid("metrics", f"Unknown metric '{unknown[0]}'.")
+        days = self._report_days(body.get("date_range"), body.get("week_day"))
+        if isinstance(days, Reply):
+            return days
+        prev = None
+        if body.get("prev_date_range"):
+            prev = self._report_days(body["prev_date_range"], body.get("week_day"))
+            if isinstance(prev, Reply):
+                return prev
+        lookups = {
+            "shop": {"include": set(body.get("shops") or [])},
+            "category": {"include": set(body.get("categories") or [])},
+            "product": {"include": set(body.get("products") or [])},
+        }
+        lookups = {k: v for k, v in lookups.items() if v["include"]}
+        daily = body.get("interval") == "day_month_year"
+        rows = []
+        for day_group in [(d,) for d in days] if daily else [days]:
+            query = Query((dim,), {dim: ["name"]}, lookups, tuple(metrics), day_group, False)
+            members = self._members(query, {})
+            for part in self._axes((dim,), members)[0]:
+                fixed = dict(part)
+                sums = self._sum(self._members(query, fixed))
+                row = {"key": f"{dim}={_id(fixed[dim])}"}
+                row[f"{dim}__name"] = self._display(dim, fixed[dim], "name")
+                if daily:
+                    row["date"] = day_group[0].isoformat()
+                for metric in metrics:
+                    row[metric] = METRICS[metric][1](sums)
+                if prev is not None:
+                    prev_query = Query((dim,), {}, lookups, tuple(metrics), prev, False)
+                    prev_sums = self._sum(self._members(prev_query, fixed))
+                    for metric in metrics:
+                        row[f"{metric}_prev"] = METRICS[metric][1](prev_sums)
+                rows.append(row)
+        columns = [_column(f"{dim}__name", f"{DIMENSION_TITLES[dim]} Name", "string")]
+        if daily:
+            columns.append(_column("date", "Date", "date"))
+        for metric in metrics:
+            columns.append(_column(metric, METRICS[metric][0], "number"))
+            if prev is not None:
+                columns.append(_column(f"{metric}_prev", f"{METRICS[metric][0]} (prev)", "number"))
+        return Reply.json({"dataSource": rows, "columns": columns})
+
+    def _report_days(self, spec: Any, week_days: Any) -> tuple[date, ...] | Reply:
+        try:
+            lo, hi = date.fromisoformat(spec["from"]), date.fromisoformat(spec["to"])
+        except (KeyError, TypeError, ValueError):
+            return _invalid("date_range", "from and to must be YYYY-MM-DD.")
+        lo, hi = max(lo, self.first_day), min(hi, self.last_day)
+        days = tuple(lo + timedelta(days=i) for i in range((hi - lo).days + 1))
+        if week_days:
+            days = tuple(d for d in days if d.isoweekday() in set(week_days))
+        return days
+
+
+# the two example builder tables and two report widgets the demo loads
+EXAMPLE_TABLES: list[dict[str, Any]] = [
+    {
+        "name": "sales_by_shop",
+        "aggregate": ["turnover", "qty", "profit", "receipts_qty"],
+        "group_by": ["shop"],
+    },
+    {
+        "name": "category_managers",
+        "aggregate": ["turnover", "plan_turnover_complete_percent"],
+        "group_by": [
+            {"dimension": "categorical_manager", "display_fields": ["name"]},
+            {"dimension": "category", "display_fields": ["name"]},
+        ],
+        "options": {"expand_tree": True},
+    },
+]
+EXAMPLE_REPORTS: list[dict[str, Any]] = [
+    {
+        "report": "shops-sales",
+        "widget": "table",
+        "metrics": ["turnover", "qty"],
+        "interval": "day_month_year",
+    },
+    {
+        "report": "category-sales",
+        "widget": "table",
+        "metrics": ["turnover", "profit"],
+        "group_by_level": "category",
+    },
+]
+
+
+def _column(key: str, title: str, dtype: str) -> dict[str, Any]:
+    return {
+        "key": key,
+        "dataIndex": key,
+        "title": title,
+        "sorter": True,
+        "dtype": dtype,
+        "parent_key": None,
+        "default_visible": True,
+    }
+
+
+def _id(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _kept(value: Any, lookups: dict[str, set[Any]] | None) -> bool:
+    if not lookups:
+        return True
+    text = _id(value)
+    include = {str(v) for v in lookups.get("include", ())}
+    exclude = {str(v) for v in lookups.get("exclude", ())}
+    return (not include or text in include) and text not in exclude
+
+
+def _lookups(value: Any) -> dict[str, set[Any]]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: set(v) for k, v in value.items() if k in ("include", "exclude") and v}
+
+
+def _dimension_problem(dim: Any) -> str | None:
+    if dim not in DOCUMENTED_DIMENSIONS:
+        return f"Unknown dimension '{dim}'."
+    if dim not in DIMENSION_TITLES:
+        return f"Dimension '{dim}' is not available in this sandbox."
+    return None
+
+
+def _invalid(field_name: str, message: str) -> Reply:
+    return Reply.json({field_name: [message]}, 400)
+
+
+def _oauth_error(status: int, error: str, description: str) -> Reply:
+    return Reply.json({"error": error, "error_description": description}, status)

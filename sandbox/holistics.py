@@ -1,0 +1,684 @@
+"""Holistics API v2 simulator, after vendor-docs/holistics-api-v2.txt.
+
+Two hosts, as the real service has: the API (`/api/v2/…`, `X-Holistics-Key` on every
+request) and a file storage host the export download redirects to (a signed URL that
+needs no key). What it speaks:
+- cursor-paged lists (`limit` 1..100, default 20; `after`/`before` opaque cursors;
+  `cursors: {previous, next}`): dashboards, data schedules, data alerts, users, groups;
+  `GET /dashboards/{id}` with `widgets` and `dynamic_filters`; `GET /users/me`;
+- exports as jobs: `POST /dashboard_widgets/{id}/submit_export` → `{job: {id, status}}`;
+  the job goes created → queued → running → success (or failure / cancelled for the
+  widgets in `fail_widgets` / `cancel_widgets`) over `job_latency` seconds;
+  `GET /jobs?ids[]=…` (List Jobs, ≤ 100 ids, unknown ids left out), `GET /jobs/{id}`,
+  `GET /jobs/{id}/logs`; `GET /exports/download?job_id=` → 302 to the storage host;
+- CSV exports streamed row by row (any size, constant memory): UTF-8 BOM, CRLF, every
+  text field quoted, embedded quotes, commas and line breaks, unquoted empty = NULL,
+  quoted empty = "", zero-padded codes, unicode; dashboard filter conditions applied
+  (`between` on a widget's date filter; conditions of other dashboards' filters are
+  ignored);
+- rate limits per endpoint (route) in the documented levels, 120 / 60 / 20 requests per
+  `quota_window` (60 s): level 3 for submit_export, level 2 for the download and Get a
+  Dashboard, level 1 for the rest; `RateLimit-Limit/Remaining/Reset` (seconds) on every
+  answer, 429 with `Retry-After` and a `RateLimitExceedError` body when exceeded;
+- error bodies `{type, message, details}`: AuthError (401), PermissionDeniedError (403,
+  `forbidden_widgets`), InvalidParameterError (400/422), RecordError, MaintenanceError
+  (`maintenance`), InternalHolisticsError with a debug id (`internal_errors`, a count).
+
+Data is computed, not stored: widget w's row i derives from (w, i); tests revise rows
+and read the ground truth back from here (`csv_rows`)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sandbox.server import Reply, Request, VendorServer
+
+API_KEY = "hol-sandbox-key-3b9e61f04c7d4a2e"
+PREFIX = "/api/v2"
+LEVELS = {1: 120, 2: 60, 3: 20}
+N_DASHBOARDS = 23
+N_SCHEDULES = 37
+N_ALERTS = 14
+N_USERS = 52
+N_GROUPS = 9
+REGIONS = ("APAC", "EMEA", "NA", "LATAM", "ANZ")
+PLANS = ("free", "starter", "pro", "enterprise")
+NOTES: tuple[str | None, ...] = (
+    "plain",
+    "comma, inside",
+    'quote "inside" here',
+    "line\nbreak",
+    "crlf\r\nbreak",
+    "",
+    None,
+    "unicode ü 日本 🚀",
+    "  spaced  ",
+    '"",',
+)
+
+
+def _h(*parts: object) -> int:
+    return int(hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).hexdigest(), 16)
+
+
+@dataclass
+class Widget:
+    id: int
+    dashboard_id: int
+    title: str
+    kind: str  # "sales" (dated, many rows) or "plans" (small, typed)
+    rows: int
+
+    @property
+    def date_filter_id(self) -> int:
+        return self.dashboard_id * 10 + 1
+
+
+SALES_HEADER = ["Row ID", "Order Date", "Region", "Orders", "Revenue", "Code", "Note", "Created At"]
+PLANS_HEADER = ["Plan", "Users", "Share", "Active", "Updated"]
+
+
+@dataclass
+class Job:
+    id: int
+    widget: Widget
+    conditions: list[dict[str, Any]]
+    created: float
+    latency: float
+    outcome: str  # success | failure | cancelled
+    created_at: str
+
+    def status(self) -> str:
+        if self.latency <= 0:
+            return self.outcome
+        share = (time.monotonic() - self.created) / self.latency
+        if share < 0.2:
+            return "created"
+        if share < 0.5:
+            return "queued"
+        if share < 1.0:
+            return "running"
+        return self.outcome
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status(),
+            "source_type": "DashboardWidget",
+            "source_id": self.widget.id,
+            "source_method": "export",
+            "created_at": self.created_at,
+        }
+
+
+class HolisticsServer(VendorServer):
+    """The API host: per-endpoint quotas on top of the shared server's behaviour."""
+
+    def __init__(self, sim: HolisticsSim, name: str, *, seed: int = 0) -> None:
+        super().__init__(name, seed=seed)
+        self.sim = sim
+        self._buckets: dict[str, tuple[float, int]] = {}
+
+    def handle(self, request: Request) -> tuple[Reply, str | None]:
+        headers: dict[str, str] = {}
+        if self.sim.quota_window > 0:
+            with self._lock:
+                headers, exceeded = self._count(request)
+                if exceeded:
+                    self.served_429 += 1
+                    reply = self._limited(headers["RateLimit-Reset"], headers)
+                    return reply, None
+        reply, fault = super().handle(request)
+        for name, value in headers.items():
+            reply.headers.setdefault(name, value)
+        return reply, fault
+
+    def _count(self, request: Request) -> tuple[dict[str, str], bool]:
+        route = self.sim.route_of(request)
+        limit = self.sim.levels[self.sim.level_of(request.method, route)]
+        window = self.sim.quota_window
+        now = time.monotonic()
+        started, used = self._buckets.get(route, (now, 0))
+        if now - started >= window:
+            started, used = now, 0
+        exceeded = used >= limit
+        if not exceeded:
+            used += 1
+        self._buckets[route] = (started, used)
+        reset = max(1, math.ceil(started + window - now))
+        return {
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": str(max(0, limit - used)),
+            "RateLimit-Reset": str(reset),
+        }, exceeded
+
+    @staticmethod
+    def _limited(retry_after: str, headers: dict[str, str]) -> Reply:
+        reply = _error(429, "RateLimitExceedError", "Rate limit exceeded, retry later")
+        reply.headers.update(headers)
+        reply.headers["Retry-After"] = retry_after
+        return reply
+
+
+class HolisticsSim:
+    name = "holistics"
+
+    def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
+        self.data_start, self.data_end = data_start, data_end
+        self.days = max(1, (data_end.date() - data_start.date()).days + 1)
+        self.api = HolisticsServer(self, "holistics-api", seed=seed)
+        self.storage = VendorServer("holistics-storage", seed=seed + 1)
+        self.api_key = API_KEY
+        self.levels = dict(LEVELS)
+        self.quota_window = 60.0
+        self.job_latency = 0.0
+        self.fail_widgets: set[str] = set()
+        self.cancel_widgets: set[str] = set()
+        self.forbidden_widgets: set[str] = set()
+        self.maintenance = False
+        self.internal_errors = 0
+        self.revised: dict[tuple[int, int], list[Any]] = {}
+        self.jobs: dict[int, Job] = {}
+        self.exports: list[tuple[int, list[dict[str, Any]]]] = []  # (widget, conditions)
+        self._files: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._build(rows)
+        self._routes()
+
+    # -- data ------------------------------------------------------------------------
+
+    def _build(self, rows: int) -> None:
+        self.dashboards: list[dict[str, Any]] = []
+        self.widgets: dict[int, Widget] = {}
+        next_widget = 100
+        # every sales widget covers every day of the data range, at least twice
+        per_widget = max(2 * self.days, rows // N_DASHBOARDS)
+        for d in range(1, N_DASHBOARDS + 1):
+            for k in range(1 + d % 3):
+                kind = "sales" if k == 0 else "plans"
+                self.widgets[next_widget] = Widget(
+                    next_widget,
+                    d,
+                    f"Dashboard {d} widget {k + 1}",
+                    kind,
+                    per_widget if kind == "sales" else len(PLANS) * 3,
+                )
+                next_widget += 1
+            self.dashboards.append({"id": d, "title": f"Dashboard {d}", "category_id": d % 4})
+
+    def widgets_of(self, dashboard_id: int) -> list[Widget]:
+        return [w for w in self.widgets.values() if w.dashboard_id == dashboard_id]
+
+    def day_of(self, widget: Widget, i: int) -> date:
+        return self.data_start.date() + timedelta(days=i * self.days // widget.rows)
+
+    def row(self, widget: Widget, i: int) -> list[Any]:
+        if (widget.id, i) in self.revised:
+            return list(self.revised[(widget.id, i)])
+        h = _h(widget.id, i)
+        if widget.kind == "sales":
+            day = self.day_of(widget, i)
+            created = datetime.combine(day, datetime.min.time()) + timedelta(seconds=h % 86_400)
+            return [
+                i + 1,
+                day.isoformat(),
+                REGIONS[h % len(REGIONS)],
+                h % 1_000,
+                round((h % 10_000_000) / 100, 2),
+                f"{h % 100_000:05d}",
+                NOTES[i % len(NOTES)],
+                created.strftime("%Y-%m-%d %H:%M:%S"),
+            ]
+        updated = self.data_start + timedelta(hours=i)
+        return [
+            f"{PLANS[i % len(PLANS)]}-{i // len(PLANS)}",
+            h % 5_000,
+            round((h % 1_000) / 1_000, 3),
+            "true" if h % 2 else "false",
+            updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ]
+
+    def header(self, widget: Widget) -> list[str]:
+        return SALES_HEADER if widget.kind == "sales" else PLANS_HEADER
+
+    def csv_rows(
+        self, widget_id: int | str, conditions: list[dict[str, Any]] | None = None
+    ) -> Iterator[list[Any]]:
+        """The rows an export of the widget holds under these filter conditions."""
+        widget = self.widgets[int(widget_id)]
+        window = self._window(widget, conditions or [])
+        for i in range(widget.rows):
+            if window and widget.kind == "sales":
+                day = self.day_of(widget, i).isoformat()
+                if not window[0] <= day <= window[1]:
+                    continue
+            yield self.row(widget, i)
+
+    def revise(self, widget_id: int, i: int, row: list[Any]) -> None:
+        self.revised[(widget_id, i)] = row
+
+    @staticmethod
+    def _window(widget: Widget, conditions: list[dict[str, Any]]) -> tuple[str, str] | None:
+        for c in conditions:
+            if str(c.get("dynamic_filter_id")) != str(widget.date_filter_id):
+                continue
+            condition = c.get("condition") or {}
+            values = condition.get("values") or []
+            if condition.get("operator") == "between" and len(values) == 2:
+                return str(values[0])[:10], str(values[1])[:10]
+        return None
+
+    def _csv_chunks(self, widget: Widget, conditions: list[dict[str, Any]]) -> Iterator[bytes]:
+        lines = ["\ufeff" + ",".join(_field(h) for h in self.header(widget))]
+        for row in self.csv_rows(widget.id, conditions):
+            lines.append(",".join(_field(v) for v in row))
+            if len(lines) >= 500:
+                yield ("\r\n".join(lines) + "\r\n").encode()
+                lines = []
+        if lines:
+            yield ("\r\n".join(lines) + "\r\n").encode()
+
+    # -- metadata --------------------------------------------------------------------
+
+    def _dashboard_detail(self, d: dict[str, Any]) -> dict[str, Any]:
+        did = d["id"]
+        filters = [
+            {
+                "id": did * 10 + 1,
+                "order": 0,
+                "uname": "date_range",
+                "permissions": {"read": True, "crud": True, "use": True},
+                "definition": {
+                    "id": did * 10 + 1,
+                    "label": "Order Date",
+                    "default_condition": {"operator": "matches", "values": ["last 30 days"]},
+                    "filter_type": "date",
+                    "is_sharable": True,
+                    "filter_source": {"source_type": "ManualFilterSource", "manual_options": []},
+                },
+                "drillthrough_enabled": False,
+                "mappings": [
+                    {
+                        "id": did * 100 + w.id,
+                        "viz_conditionable_id": w.id,
+                        "viz_conditionable_type": "DashboardWidget",
+                        "field_path": {"field_name": "order_date", "model_id": 7, "data_set_id": 3},
+                        "aggregation": None,
+                        "permissions": {"crud": True},
+                    }
+                    for w in self.widgets_of(did)
+                ],
+            },
+            {
+                "id": did * 10 + 2,
+                "order": 1,
+                "uname": "region",
+                "permissions": {"read": True, "crud": True, "use": True},
+                "definition": {
+                    "id": did * 10 + 2,
+                    "label": "Region",
+                    "default_condition": {"operator": "is", "values": []},
+                    "filter_type": "string",
+                    "is_sharable": False,
+                    "filter_source": {
+                        "source_type": "ManualFilterSource",
+                        "manual_options": [{"value": r} for r in REGIONS],
+                    },
+                },
+                "drillthrough_enabled": True,
+                "mappings": [],
+            },
+        ]
+        widgets = [
+            {
+                "id": w.id,
+                "source_id": 5_000 + w.id,
+                "source_type": "QueryReport",
+                "source_title": w.title,
+                "permissions": {"explore": True, "export": True, "export_data": True},
+            }
+            for w in self.widgets_of(did)
+        ]
+        return {**d, "version": 3, "dynamic_filters": filters, "widgets": widgets}
+
+    def schedules(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": i,
+                "source_type": "Dashboard",
+                "source_id": 1 + i % N_DASHBOARDS,
+                "schedule": {"repeat": f"0 {i % 24} * * *", "paused": i % 5 == 0},
+                "dynamic_filter_presets": [
+                    {
+                        "id": i * 10 + k,
+                        "dynamic_filter_id": (1 + i % N_DASHBOARDS) * 10 + 1 + k,
+                        "preset_condition": {"operator": "is", "values": [f"v{k}"]},
+                        "public_hidden": False,
+                    }
+                    for k in range(i % 3)
+                ],
+                "dest": {
+                    "type": "EmailDest" if i % 2 else "SlackDest",
+                    "title": f"Report {i} for {{{{$today}}}}",
+                    "options": {"preview": True, "attachment_formats": ["csv", "pdf"][: 1 + i % 2]},
+                },
+            }
+            for i in range(1, N_SCHEDULES + 1)
+        ]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        widget_ids = sorted(self.widgets)
+        return [
+            {
+                "id": i,
+                "title": f"Alert {i}",
+                "source_id": widget_ids[i % len(widget_ids)],
+                "source_type": "DashboardWidget",
+                "viz_conditions": [
+                    {
+                        "field_path": {"field_name": "orders", "model_id": 7},
+                        "aggregation": "sum",
+                        "transformation": None,
+                        "condition": {"operator": "greater_than", "values": [100 * i]},
+                    }
+                ],
+                "dest": {"type": "EmailDest", "title": f"Alert {i}", "recipients": ["a@b.co"]},
+                "schedule": {"repeat": "0 7 * * *", "paused": False},
+                "dynamic_filter_presets": [],
+            }
+            for i in range(1, N_ALERTS + 1)
+        ]
+
+    def users(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": i,
+                "email": f"user{i}@example.com",
+                "name": f"User {i}",
+                "initials": f"U{i}",
+                "role": ("user", "explorer", "analyst", "admin")[i % 4],
+                "is_deleted": i % 11 == 0,
+                "is_activated": True,
+                "has_authentication_token": i % 3 == 0,
+                "allow_authentication_token": i % 3 == 0,
+                "enable_export_data": True,
+                "current_sign_in_at": "2026-01-05T10:00:00Z",
+                "last_sign_in_at": "2026-01-04T10:00:00Z",
+                "created_at": "2025-03-01T08:00:00Z",
+                "title": None,
+                "job_title": "Analyst",
+                "group_ids": [1 + g for g in range(N_GROUPS) if (i + g) % 4 == 0],
+            }
+            for i in range(1, N_USERS + 1)
+        ]
+
+    def groups(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": g,
+                "name": f"Group {g}",
+                "user_ids": [u for u in range(1, N_USERS + 1) if (u + g - 1) % 4 == 0],
+            }
+            for g in range(1, N_GROUPS + 1)
+        ]
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def servers(self) -> list[VendorServer]:
+        return [self.api, self.storage]
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.api.base_url}{PREFIX}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SOURCES__HOLISTICS__BASE_URL": self.base_url,
+            "SOURCES__HOLISTICS__API_KEY": self.api_key,
+            "SOURCES__HOLISTICS__DASHBOARD_IDS": "[1, 2]",
+            "SOURCES__HOLISTICS__WIDGET_IDS": "[105]",
+            "SOURCES__HOLISTICS__START_DATE": self.data_start.date().isoformat(),
+        }
+
+    # -- protocol --------------------------------------------------------------------
+
+    ROUTES = (
+        ("GET", r"/users/me", "_me", 1),
+        ("GET", r"/dashboards", "_list_dashboards", 1),
+        ("GET", r"/dashboards/(?P<did>\d+)", "_get_dashboard", 2),
+        ("GET", r"/data_schedules", "_list_schedules", 1),
+        ("GET", r"/data_alerts", "_list_alerts", 1),
+        ("GET", r"/users", "_list_users", 1),
+        ("GET", r"/groups", "_list_groups", 1),
+        ("POST", r"/dashboard_widgets/(?P<wid>\d+)/submit_export", "_submit_export", 3),
+        ("GET", r"/jobs", "_list_jobs", 1),
+        ("GET", r"/jobs/(?P<jid>\d+)", "_get_job", 1),
+        ("GET", r"/jobs/(?P<jid>\d+)/logs", "_job_logs", 1),
+        ("GET", r"/exports/download", "_download", 2),
+    )
+
+    def _routes(self) -> None:
+        for method, pattern, handler, _ in self.ROUTES:
+            self.api.route(method, PREFIX + pattern, self._guarded(getattr(self, handler)))
+        self.storage.route("GET", r"/files/(?P<token>[0-9a-f]+)/(?P<name>[^/]+)", self._file)
+
+    def route_of(self, request: Request) -> str:
+        for method, pattern, _, _ in self.ROUTES:
+            if method == request.method and re.fullmatch(PREFIX + pattern, request.path):
+                return f"{method} {pattern}"
+        return f"{request.method} other"
+
+    def level_of(self, method: str, route: str) -> int:
+        for m, pattern, _, level in self.ROUTES:
+            if route == f"{m} {pattern}":
+                return level
+        return 1
+
+    def _guarded(self, handler):
+        def wrapped(request: Request, **kwargs: str) -> Reply:
+            if request.headers.get("x-holistics-key") != self.api_key:
+                return _error(
+                    401,
+                    "AuthError",
+                    "Could not authorize current user: invalid or expired API key",
+                )
+            if self.maintenance:
+                return _error(503, "MaintenanceError", "Your admins have set maintenance mode")
+            with self._lock:
+                if self.internal_errors > 0:
+                    self.internal_errors -= 1
+                    debug_id = hashlib.md5(str(time.monotonic()).encode()).hexdigest()[:12]
+                    reply = _error(
+                        500,
+                        "InternalHolisticsError",
+                        f"Internal Holistics error. Please provide us the debug id {debug_id}",
+                    )
+                    return reply
+            return handler(request, **kwargs)
+
+        return wrapped
+
+    def _page(self, request: Request, key: str, items: list[dict[str, Any]], **extra: Any) -> Reply:
+        try:
+            limit = int(request.arg("limit", "20"))
+        except ValueError:
+            limit = -1
+        if not 1 <= limit <= 100:
+            return _error(422, "InvalidParameterError", "limit must be between 1 and 100")
+        after, before = request.arg("after"), request.arg("before")
+        try:
+            if after:
+                items = [x for x in items if x["id"] > _decode(after)]
+            elif before:
+                items = [x for x in items if x["id"] < _decode(before)][-limit:]
+        except ValueError:
+            return _error(422, "InvalidParameterError", "invalid cursor")
+        page = items[:limit]
+        more = len(items) > limit
+        cursors = {
+            "previous": _encode(page[0]["id"]) if page else None,
+            "next": _encode(page[-1]["id"]) if page and more else None,
+        }
+        return Reply.json({key: page, **extra, "cursors": cursors})
+
+    def _me(self, request: Request) -> Reply:
+        return Reply.json({"user": self.users()[0]})
+
+    def _list_dashboards(self, request: Request) -> Reply:
+        return self._page(request, "dashboards", self.dashboards)
+
+    def _get_dashboard(self, request: Request, did: str) -> Reply:
+        found = [d for d in self.dashboards if d["id"] == int(did)]
+        if not found:
+            return _error(404, "BaseError", f"Dashboard {did} not found")
+        return Reply.json({"dashboard": self._dashboard_detail(found[0])})
+
+    def _list_schedules(self, request: Request) -> Reply:
+        return self._page(request, "data_schedules", self.schedules())
+
+    def _list_alerts(self, request: Request) -> Reply:
+        return self._page(request, "data_alerts", self.alerts())
+
+    def _list_users(self, request: Request) -> Reply:
+        users = self.users()
+        counters = {"total": len(users), "deleted": sum(u["is_deleted"] for u in users)}
+        return self._page(request, "users", users, counters=counters, groups={})
+
+    def _list_groups(self, request: Request) -> Reply:
+        return self._page(request, "groups", self.groups(), users={})
+
+    def _submit_export(self, request: Request, wid: str) -> Reply:
+        widget = self.widgets.get(int(wid))
+        if widget is None:
+            return _error(404, "BaseError", f"Dashboard widget {wid} not found")
+        if wid in self.forbidden_widgets:
+            return _error(
+                403, "PermissionDeniedError", "You do not have permission to export this widget"
+            )
+        try:
+            body = request.json() or {}
+        except ValueError:
+            return _error(400, "InvalidParameterError", "body is not JSON")
+        output = body.get("output") or request.arg("output")
+        if output not in ("csv", "xlsx", "pdf"):
+            return _error(422, "InvalidParameterError", "output must be one of csv, xlsx, pdf")
+        if output != "csv":
+            return _error(422, "InvalidOperationError", "only csv exports are simulated")
+        conditions = body.get("dashboard_filter_conditions") or []
+        if not isinstance(conditions, list):
+            return _error(422, "InvalidParameterError", "dashboard_filter_conditions: a list")
+        if wid in self.fail_widgets:
+            outcome = "failure"
+        elif wid in self.cancel_widgets:
+            outcome = "cancelled"
+        else:
+            outcome = "success"
+        with self._lock:
+            job_id = 9_000 + len(self.jobs) + 1
+            self.jobs[job_id] = Job(
+                job_id,
+                widget,
+                conditions,
+                time.monotonic(),
+                self.job_latency,
+                outcome,
+                datetime.now(UTC).isoformat(),
+            )
+            self.exports.append((widget.id, conditions))
+        return Reply.json({"job": {"id": job_id, "status": "created"}})
+
+    def _list_jobs(self, request: Request) -> Reply:
+        raw = request.query.get("ids[]", []) + request.query.get("ids", [])
+        ids: list[int] = []
+        for value in raw:
+            for part in value.split(","):
+                if part.strip().isdigit():
+                    ids.append(int(part))
+        if not ids:
+            return _error(422, "InvalidParameterError", "ids is required")
+        if len(ids) > 100:
+            return _error(422, "InvalidParameterError", "at most 100 ids per request")
+        return Reply.json({"jobs": [self.jobs[i].json() for i in ids if i in self.jobs]})
+
+    def _get_job(self, request: Request, jid: str) -> Reply:
+        job = self.jobs.get(int(jid))
+        if job is None:
+            return _error(404, "BaseError", f"Job {jid} not found")
+        return Reply.json({"job": job.json()})
+
+    def _job_logs(self, request: Request, jid: str) -> Reply:
+        job = self.jobs.get(int(jid))
+        if job is None:
+            return _error(404, "BaseError", f"Job {jid} not found")
+        logs = [{"id": 1, "job_id": job.id, "level": "info", "message": "Job started"}]
+        status = job.status()
+        if status == "failure":
+            logs.append(
+                {
+                    "id": 2,
+                    "job_id": job.id,
+                    "level": "error",
+                    "message": f'Query of widget {job.widget.id} failed: relation "sales" '
+                    "does not exist",
+                }
+            )
+        elif status == "cancelled":
+            logs.append({"id": 2, "job_id": job.id, "level": "warn", "message": "Job cancelled"})
+        return Reply.json({"job_logs": logs})
+
+    def _download(self, request: Request) -> Reply:
+        raw = request.arg("job_id") or ""
+        job = self.jobs.get(int(raw)) if raw.isdigit() else None
+        if job is None:
+            return _error(404, "BaseError", f"Job {raw} not found")
+        if job.status() != "success":
+            return _error(422, "InvalidOperationError", f"Job {raw} has not succeeded")
+        token = hashlib.sha1(f"{job.id}:{time.monotonic()}".encode()).hexdigest()
+        with self._lock:
+            self._files[token] = job.id
+        location = f"{self.storage.base_url}/files/{token}/widget_{job.widget.id}.csv"
+        return Reply(302, b"", headers={"Location": location})
+
+    def _file(self, request: Request, token: str, name: str) -> Reply:
+        job_id = self._files.get(token)
+        if job_id is None:
+            return Reply(403, b"<Error>AccessDenied</Error>", "application/xml")
+        job = self.jobs[job_id]
+        return Reply(200, self._csv_chunks(job.widget, job.conditions), "text/csv; charset=utf-8")
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def _encode(value: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{value}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return int(text.removeprefix("id:"))
+    except Exception as exc:
+        raise ValueError(cursor) from exc
+
+
+def _error(status: int, kind: str, message: str, **details: Any) -> Reply:
+    body = {"type": kind, "message": message, "details": {"description": None, **details}}
+    if kind == "InternalHolisticsError":
+        body["debug_id"] = message.rsplit(" ", 1)[-1]
+    return Reply.json(body, status)

@@ -1,0 +1,417 @@
+"""Quantive Results simulator, after vendor-docs/quantive-kpis-api.txt.
+
+One host serving the documented read endpoints under `/results/api`:
+`GET /v2/kpis` (`{count, items, totalCount}`, paged with `skip`/`take`, `take` capped at
+`max_take`), `GET /v1/kpis/{kpiId}`, `GET /v1/kpi-snapshots?ids&from&to&timeZone&groupBy`,
+`GET /v1/kpis/{kpiId}/projections` (`{items, totalCount}`),
+`GET /v1/kpis/{kpiId}/statistics?type&timeZone` (`{currentPeriod, nextProjection,
+previousPeriod}`), `GET /v1/insights/{id}/usages/kpis`. Every request needs
+`Authorization: Bearer <token>` (else 401) and the account's `gtmhub-accountId`
+(missing: 400, another account: 403).
+
+Data is computed, not stored: KPI i has one snapshot per day over
+[snapshot_start, snapshot_end]; its value derives from (i, day), so any batch and range
+is produced in O(answer) time at any size. Tests move `snapshot_end`, revise values,
+and read the ground truth back from here.
+
+Knobs: `payment_required` (every call answers 402), `forbidden_kpis` (ids whose calls,
+and snapshot batches naming them, answer 403), `max_take`, `max_url` (414 beyond).
+
+Where the doc is silent the simulator does what the real service most plausibly does,
+the same assumptions the source writes down: snapshots come back as an object keyed by
+KPI id, each a list of `{group, value}` groups; group labels are `YYYY-MM-DD`,
+`YYYY-Www`, `YYYY-MM`, `YYYY-Qn`, `YYYY`; a group's value is the mean of its days (the
+last day for KPIs whose aggregation is `last`); error bodies are
+`{"statusCode", "error", "message"}`."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from sandbox.server import Reply, Request, VendorServer
+
+TOKEN = "qr-sandbox-token-3b8e61f0c7d24a95"
+ACCOUNT_ID = "5be26318e5274a0007f17f61"
+PREFIX = "/results/api"
+MAX_KPIS = 200  # more rows make the span longer rather than the KPI list huge
+NAMES = (
+    "New Customers per Day",
+    "Monthly Recurring Revenue",
+    "Net Promoter Score",
+    "Churn Rate",
+    "Active Users",
+    "Support Tickets Closed",
+    "Deploys to Production",
+)
+AGGREGATIONS = ("average", "sum", "last")
+PERIOD_TYPES = ("week", "month", "three-months", "year", "all-time")
+_TZ = re.compile(r"^UTC(?:[+-]\d{1,2}(?::\d{2})?)?$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def kpi_id(i: int) -> str:
+    return f"5e8c27e3dcdd{i:012x}"
+
+
+def _h(*parts: object) -> int:
+    text = ":".join(str(p) for p in parts).encode()
+    return int(hashlib.blake2b(text, digest_size=8).hexdigest(), 16)
+
+
+@dataclass
+class InsightDef:
+    id: str
+    kpis: list[int]
+
+
+@dataclass
+class QuantiveSim:
+    rows: int
+    data_start: datetime
+    data_end: datetime
+    name: str = "quantive"
+    seed: int = 0
+    token: str = TOKEN
+    account_id: str = ACCOUNT_ID
+    payment_required: bool = False
+    forbidden_kpis: set[str] = field(default_factory=set)
+    max_take: int = 100
+    max_url: int = 4000
+    revised: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        days = max(1, (self.data_end.date() - self.data_start.date()).days)
+        self.n_kpis = max(3, min(MAX_KPIS, math.ceil(self.rows / days)))
+        span = max(days, math.ceil(self.rows / self.n_kpis))
+        # snapshots up to yesterday; tests move snapshot_end to today for "new data"
+        self.snapshot_end: date = self.data_end.date() - timedelta(days=1)
+        self.snapshot_start: date = self.snapshot_end - timedelta(days=span - 1)
+        self.insights = [
+            InsightDef(f"insight-{n}", [i for i in range(self.n_kpis) if i % 3 == n])
+            for n in range(3)
+        ]
+        self.api = VendorServer("quantive-api", seed=self.seed)
+        self._routes()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def servers(self) -> list[VendorServer]:
+        return [self.api]
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.api.base_url}{PREFIX}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SOURCES__QUANTIVE__BASE_URL": self.base_url,
+            "SOURCES__QUANTIVE__ACCESS_TOKEN": self.token,
+            "SOURCES__QUANTIVE__ACCOUNT_ID": self.account_id,
+            "SOURCES__QUANTIVE__START_DATE": self.snapshot_start.isoformat(),
+        }
+
+    # -- the data ------------------------------------------------------------------
+
+    @property
+    def kpi_ids(self) -> list[str]:
+        return [kpi_id(i) for i in range(self.n_kpis)]
+
+    def days(self) -> list[date]:
+        count = (self.snapshot_end - self.snapshot_start).days + 1
+        return [self.snapshot_start + timedelta(days=d) for d in range(max(0, count))]
+
+    def value(self, i: int, day: date) -> float:
+        if self.revised:
+            revised = self.revised.get((kpi_id(i), day.isoformat()))
+            if revised is not None:
+                return revised
+        return self._value(i, day.toordinal())
+
+    def _value(self, i: int, ordinal: int) -> float:
+        """Cheap arithmetic, not a hash: the simulator must serve 1M snapshots quickly."""
+        base = 100 + (i * 7919 + self.seed * 104729) % 900
+        noise = (i * 2654435761 + ordinal * 40503) % 1000
+        return round(base + (ordinal % 97) * 0.5 + noise / 100, 2)
+
+    def revise(self, kpi: str, day: date, value: float) -> None:
+        self.revised[(kpi, day.isoformat())] = value
+
+    def ground_truth(self) -> dict[tuple[str, str], float]:
+        """Every daily snapshot: (kpi id, YYYY-MM-DD) → value."""
+        return {
+            (kpi_id(i), day.isoformat()): self.value(i, day)
+            for i in range(self.n_kpis)
+            for day in self.days()
+        }
+
+    def links(self, i: int) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "goals": [self._goal(i, g) for g in range(i % 3)],
+            "metrics": [self._metric(i, m) for m in range(i % 2)],
+            "sessions": [self._session(i)] if i % 2 == 0 else [],
+            "kpis": [self._linked(i - 1)] if i > 0 and i % 4 == 0 else [],
+        }
+
+    def projections(self, i: int) -> list[dict[str, Any]]:
+        end = self.snapshot_end
+        return [
+            {
+                "createdById": "5e8ed44adcddda0da9eab365",
+                "date": (end + timedelta(days=30 * (p + 1))).isoformat(),
+                "dateCreated": "2024-01-02T10:00:00Z",
+                "dateModified": "2024-01-03T10:00:00Z",
+                "id": f"6a0f{i:010x}{p:010x}",
+                "modifiedById": "5e8ed44adcddda0da9eab365",
+                "value": float(200 + 10 * p + i),
+            }
+            for p in range(i % 4)
+        ]
+
+    def statistics(self, i: int, period: str) -> dict[str, Any]:
+        h = _h(i, period, self.snapshot_end)
+        return {
+            "currentPeriod": {"deltaPercentage": (h % 200) / 100 - 1, "value": h % 1000},
+            "nextProjection": {"deltaPercentage": (h % 150) / 100 - 0.5, "value": h % 1200},
+            "previousPeriod": {"deltaPercentage": (h % 100) / 100 - 0.5, "value": h % 900},
+        }
+
+    def kpi_json(self, i: int) -> dict[str, Any]:
+        return {
+            "accountId": self.account_id,
+            "aggregation": AGGREGATIONS[i % 3],
+            "createdById": "5e8ed44adcddda0da9eab365",
+            "currentUserAllowedActions": ["read", "update"],
+            "dateCreated": "2024-01-02T10:00:00Z",
+            "dateUpdated": "2024-03-04T11:00:00Z",
+            "description": f"Tracks {NAMES[i % len(NAMES)].lower()}",
+            "formatting": {"fractionSize": 2, "prefix": "$" if i % 2 else "", "suffix": ""},
+            "groups": [f"60b0d2d09bd8a6aff9b639{i % 3:02x}"],
+            "id": kpi_id(i),
+            "insightLink": {
+                "fieldName": "count",
+                "insightName": f"insight-{i % 3}",
+                "settings": [],
+                "usedDataSourceBlueprintNames": ["salesforce"],
+            },
+            "isOwner": i % 2 == 0,
+            "links": {"expanded": self.links(i)},
+            "modifiedById": "5e8ed44adcddda0da9eab365",
+            "name": f"{NAMES[i % len(NAMES)]} #{i}",
+            "ownerId": "5e8ed44adcddda0da9eab365",
+            "ownerIds": ["5e8ed44adcddda0da9eab365"],
+            "projections": self.projections(i),
+            "targetOperator": "should_increase" if i % 2 else "should_decrease",
+        }
+
+    def _goal(self, i: int, g: int) -> dict[str, Any]:
+        return {
+            "access": {"inherits": True, "ownerPermissions": "OwnerPermission", "permissions": []},
+            "accountId": self.account_id,
+            "assignee": {"id": "5e8ed44adcddda0da9eab365", "name": "Ada", "type": "user"},
+            "assignees": [{"id": "5e8ed44adcddda0da9eab365", "name": "Ada", "type": "user"}],
+            "attainment": round(((i + g) % 10) / 10, 1),
+            "dateFrom": "2024-01-01",
+            "dateTo": "2024-03-31",
+            "id": f"70{i:010x}{g:012x}",
+            "name": f"Goal {g} of KPI {i}",
+            "ownerIds": ["5e8ed44adcddda0da9eab365"],
+            "private": False,
+            "sessionId": f"6093fdabd251f2{i % 5:010x}",
+        }
+
+    def _metric(self, i: int, m: int) -> dict[str, Any]:
+        return {
+            "actual": float(i + m),
+            "cascadeType": "absolute_value",
+            "goalId": f"70{i:010x}{0:012x}",
+            "goalName": f"Goal 0 of KPI {i}",
+            "name": f"Metric {m} of KPI {i}",
+            "sessionId": f"6093fdabd251f2{i % 5:010x}",
+            "tags": [{"id": "t1", "name": "okr", "title": "OKR"}],
+            "target": 100,
+            "targetOperator": "at_least",
+        }
+
+    def _session(self, i: int) -> dict[str, Any]:
+        return {
+            "end": "2024-03-31",
+            "id": f"6093fdabd251f2{i % 5:010x}",
+            "permissions": [{"grant": "Binary", "principalId": "p1", "principalKind": "user"}],
+            "start": "2024-01-01",
+            "status": "open",
+            "title": f"Q1 session {i % 5}",
+        }
+
+    def _linked(self, i: int) -> dict[str, Any]:
+        return {"id": kpi_id(i), "name": f"{NAMES[i % len(NAMES)]} #{i}", "mentions": {}}
+
+    def index_of(self, kid: str) -> int | None:
+        try:
+            i = int(kid[12:], 16) if kid.startswith("5e8c27e3dcdd") and len(kid) == 24 else -1
+        except ValueError:
+            return None
+        return i if 0 <= i < self.n_kpis else None
+
+    # -- protocol ------------------------------------------------------------------
+
+    def _routes(self) -> None:
+        p = PREFIX
+        self.api.route("GET", rf"{p}/v2/kpis", self._authed(self._list_kpis))
+        self.api.route("GET", rf"{p}/v1/kpis/(?P<kid>[^/]+)", self._authed(self._get_kpi))
+        self.api.route("GET", rf"{p}/v1/kpi-snapshots", self._authed(self._snapshots))
+        self.api.route(
+            "GET", rf"{p}/v1/kpis/(?P<kid>[^/]+)/projections", self._authed(self._projections)
+        )
+        self.api.route(
+            "GET", rf"{p}/v1/kpis/(?P<kid>[^/]+)/statistics", self._authed(self._statistics)
+        )
+        self.api.route(
+            "GET", rf"{p}/v1/insights/(?P<iid>[^/]+)/usages/kpis", self._authed(self._usages)
+        )
+
+    def _authed(self, handler):
+        def wrapped(request: Request, **kwargs: str) -> Reply:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return _error(401, "Unauthorized", "invalid or expired access token")
+            account = request.headers.get("gtmhub-accountid")
+            if not account:
+                return _error(400, "Bad Request", "gtmhub-accountId header is required")
+            if account != self.account_id:
+                return _error(403, "Forbidden", "the token has no access to this account")
+            if self.payment_required:
+                return _error(402, "Payment Required", "the account's subscription has expired")
+            kid = kwargs.get("kid")
+            if kid is not None and kid in self.forbidden_kpis:
+                return _error(403, "Forbidden", f"no permission to read KPI {kid}")
+            return handler(request, **kwargs)
+
+        return wrapped
+
+    def _paging(self, request: Request) -> tuple[int, int] | Reply:
+        try:
+            skip = int(request.arg("skip", "0"))
+            take = int(request.arg("take", str(self.max_take)))
+        except ValueError:
+            return _error(400, "Bad Request", "skip and take must be integers")
+        if skip < 0 or take < 1:
+            return _error(400, "Bad Request", "skip must be >= 0 and take >= 1")
+        return skip, min(take, self.max_take)
+
+    def _list_kpis(self, request: Request) -> Reply:
+        paging = self._paging(request)
+        if isinstance(paging, Reply):
+            return paging
+        skip, take = paging
+        items = [self.kpi_json(i) for i in range(skip, min(skip + take, self.n_kpis))]
+        return Reply.json({"count": len(items), "items": items, "totalCount": self.n_kpis})
+
+    def _get_kpi(self, request: Request, kid: str) -> Reply:
+        i = self.index_of(kid)
+        if i is None:
+            return _error(404, "Not Found", f"KPI {kid} not found")
+        return Reply.json(self.kpi_json(i))
+
+    def _projections(self, request: Request, kid: str) -> Reply:
+        i = self.index_of(kid)
+        if i is None:
+            return _error(404, "Not Found", f"KPI {kid} not found")
+        paging = self._paging(request)
+        if isinstance(paging, Reply):
+            return paging
+        skip, take = paging
+        every = self.projections(i)
+        items = [{k: p[k] for k in ("date", "id", "value")} for p in every[skip : skip + take]]
+        return Reply.json({"items": items, "totalCount": len(every)})
+
+    def _statistics(self, request: Request, kid: str) -> Reply:
+        i = self.index_of(kid)
+        if i is None:
+            return _error(404, "Not Found", f"KPI {kid} not found")
+        period = request.arg("type")
+        if period not in PERIOD_TYPES:
+            return _error(400, "Bad Request", f"type must be one of {', '.join(PERIOD_TYPES)}")
+        if not _TZ.match(request.arg("timeZone", "UTC") or ""):
+            return _error(400, "Bad Request", "timeZone must look like UTC+1")
+        return Reply.json(self.statistics(i, period))
+
+    def _usages(self, request: Request, iid: str) -> Reply:
+        insight = next((x for x in self.insights if x.id == iid), None)
+        if insight is None:
+            return _error(404, "Not Found", f"insight {iid} not found")
+        return Reply.json([self._linked(i) for i in insight.kpis])
+
+    def _snapshots(self, request: Request) -> Reply:
+        url_length = len(request.path) + sum(
+            len(k) + len(v) + 2 for k, vs in request.query.items() for v in vs
+        )
+        if url_length > self.max_url:
+            return _error(414, "URI Too Long", f"request URL of {url_length} characters")
+        ids = [x for x in (request.arg("ids") or "").split(",") if x]
+        if not ids:
+            return _error(400, "Bad Request", "ids or groupIds is required")
+        start, end = request.arg("from"), request.arg("to")
+        if not (start and end and _DAY.match(start) and _DAY.match(end)):
+            return _error(400, "Bad Request", "from and to must be dates: YYYY-MM-DD")
+        tz = request.arg("timeZone", "UTC") or "UTC"
+        if not _TZ.match(tz):
+            return _error(400, "Bad Request", "timeZone must look like UTC-2")
+        group_by = request.arg("groupBy") or "day"
+        if group_by not in GROUP_LABELS:
+            return _error(400, "Bad Request", f"groupBy must be one of {', '.join(GROUP_LABELS)}")
+        forbidden = [kid for kid in ids if kid in self.forbidden_kpis]
+        if forbidden:
+            return _error(403, "Forbidden", f"no permission to read KPI {forbidden[0]}")
+        first = max(date.fromisoformat(start), self.snapshot_start)
+        last = min(date.fromisoformat(end), self.snapshot_end)
+        days = [first + timedelta(days=d) for d in range((last - first).days + 1)]
+        day_keys = [(d.isoformat(), d.toordinal()) for d in days]
+        label = GROUP_LABELS[group_by]
+        body: dict[str, list[dict[str, Any]]] = {}
+        for kid in ids:
+            i = self.index_of(kid)
+            if i is None:
+                continue  # a KPI the account does not have: nothing, as a filter would
+            if group_by == "day" and not self.revised:
+                body[kid] = [
+                    {"group": text, "value": self._value(i, ordinal)} for text, ordinal in day_keys
+                ]
+                continue
+            if group_by == "day":
+                body[kid] = [{"group": d.isoformat(), "value": self.value(i, d)} for d in days]
+                continue
+            grouped: dict[str, list[float]] = {}
+            for d in days:
+                grouped.setdefault(label(d), []).append(self.value(i, d))
+            body[kid] = [
+                {"group": g, "value": self._aggregate(i, values)} for g, values in grouped.items()
+            ]
+        return Reply(200, orjson.dumps(body))
+
+    @staticmethod
+    def _aggregate(i: int, values: list[float]) -> float:
+        if AGGREGATIONS[i % 3] == "last":
+            return values[-1]
+        if AGGREGATIONS[i % 3] == "sum":
+            return round(sum(values), 2)
+        return round(sum(values) / len(values), 4)
+
+
+GROUP_LABELS = {
+    "day": lambda d: d.isoformat(),
+    "week": lambda d: f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}",
+    "month": lambda d: f"{d.year}-{d.month:02d}",
+    "quarter": lambda d: f"{d.year}-Q{(d.month - 1) // 3 + 1}",
+    "year": lambda d: str(d.year),
+}
+
+
+def _error(status: int, error: str, message: str) -> Reply:
+    return Reply.json({"statusCode": status, "error": error, "message": message}, status)

@@ -1,0 +1,157 @@
+"""Stream a downloaded CSV file into typed Arrow tables, block by block.
+
+pyarrow's streaming CSV reader infers column types from its first block only and fails
+on a later block that does not fit (an id column whose 80,001st value is "n/a"). So a
+file is read twice, never held in memory: `inspect_csv` reads every block as strings and
+narrows each column to the strictest type all its values cast to (int64, float64, date,
+timestamp, timestamp with zone, bool, else string); `read_csv_tables` reads the blocks
+again and casts them with exactly the same casts, so it cannot fail where the first
+pass succeeded. A file that does not parse fails in the first pass, before anything is
+yielded — a half-read export never reaches the destination.
+
+Conventions, the same for every vendor export:
+- a UTF-8 byte order mark is skipped; fields may be quoted, hold the delimiter, doubled
+  quotes and line breaks;
+- an unquoted empty field is NULL, a quoted empty field `""` is the empty string, and
+  nothing else is NULL ("NA", "null", "N/A" are values: a region, a name);
+- numbers written with a leading zero ("00123", a zip code, an account code) stay text;
+- column names are the header's, made unique (`name`, `name_2`) and never empty
+  (`col_<n>`); dlt's naming convention turns them into snake_case when loading."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+DEFAULT_BLOCK_SIZE = 8 << 20  # bytes of CSV per Arrow block
+
+CANDIDATES: tuple[pa.DataType, ...] = (
+    pa.int64(),
+    pa.float64(),
+    pa.date32(),
+    pa.timestamp("us"),
+    pa.timestamp("us", tz="UTC"),
+    pa.bool_(),
+    pa.string(),
+)
+_NUMERIC = 2  # the first two candidates are numbers
+_LEADING_ZERO = r"^[+-]?0[0-9]"
+_CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+
+
+class CsvFormatError(ValueError):
+    """The file is not the CSV it should be (ragged rows, bad quoting, bad encoding)."""
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What the first pass learned: header names (made unique), types and row count."""
+
+    header: list[str]
+    names: list[str]
+    types: list[pa.DataType]
+    rows: int
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema(list(zip(self.names, self.types, strict=True)))
+
+
+def unique_names(header: list[str]) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(header):
+        base = raw.strip() or f"col_{position}"
+        name, n = base, 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _reader(path: Path, block_size: int, header: list[str] | None) -> pacsv.CSVStreamingReader:
+    convert = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in header} if header else None,
+        null_values=[""],  # not pyarrow's default list: "NA", "null", "n/a" are values
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    read = pacsv.ReadOptions(block_size=block_size, use_threads=True)
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    return pacsv.open_csv(
+        str(path), read_options=read, parse_options=parse, convert_options=convert
+    )
+
+
+def _string_batches(path: Path, block_size: int) -> Iterator[tuple[list[str], pa.RecordBatch]]:
+    try:
+        with _reader(path, block_size, None) as probe:
+            header = probe.schema.names
+        with _reader(path, block_size, header) as reader:
+            for batch in reader:
+                yield header, batch
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return
+        raise CsvFormatError(" ".join(str(exc).split())[:300]) from None
+
+
+def _fits(values: pa.Array, candidate: int) -> bool:
+    target = CANDIDATES[candidate]
+    if pa.types.is_string(target):
+        return True
+    if candidate < _NUMERIC and pc.any(pc.match_substring_regex(values, _LEADING_ZERO)).as_py():
+        return False
+    try:
+        pc.cast(values, target)
+    except _CAST_ERRORS:
+        return False
+    return True
+
+
+def inspect_csv(path: Path, block_size: int = DEFAULT_BLOCK_SIZE) -> CsvLayout:
+    """First pass: the header and the narrowest type of every column, over the whole file."""
+    header: list[str] = []
+    chosen: list[int] = []
+    seen_values: list[bool] = []
+    rows = 0
+    for header, batch in _string_batches(path, block_size):
+        if not chosen:
+            chosen = [0] * len(header)
+            seen_values = [False] * len(header)
+        rows += batch.num_rows
+        for i in range(len(header)):
+            column = batch.column(i)
+            if column.null_count == len(column):
+                continue
+            seen_values[i] = True
+            while not _fits(column, chosen[i]):
+                chosen[i] += 1
+    if not header:
+        return CsvLayout([], [], [], 0)
+    if not chosen:  # a header and no rows
+        chosen, seen_values = [0] * len(header), [False] * len(header)
+    types = [
+        CANDIDATES[c] if seen else pa.string() for c, seen in zip(chosen, seen_values, strict=True)
+    ]
+    return CsvLayout(header, unique_names(header), types, rows)
+
+
+def read_csv_tables(
+    path: Path, layout: CsvLayout, block_size: int = DEFAULT_BLOCK_SIZE
+) -> Iterator[pa.Table]:
+    """Second pass: each block as a table of the layout's names and types."""
+    schema = layout.schema
+    for _, batch in _string_batches(path, block_size):
+        columns = [
+            pc.cast(batch.column(i), layout.types[i]) if not pa.types.is_string(t) else batch[i]
+            for i, t in enumerate(layout.types)
+        ]
+        yield pa.Table.from_arrays(columns, schema=schema)

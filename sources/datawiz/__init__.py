@@ -1,0 +1,442 @@
+"""Datawiz (retail BI): builder tables and report widgets, incremental by day.
+
+Tables: one per entry of `tables` (its `name`), one row per row of the builder's answer
+(tree answers flattened, with `parent_key` and `level`), and `report_<report>__<widget>`
+per entry of `reports` (in dlt's snake_case, e.g. `report_shops_sales__table`).
+Column types and descriptions come from the answer's `columns` metadata.
+
+Incremental by day: a builder table groups by `day_month_year` first (the source adds
+it unless the table sets `incremental = false`) and keeps, in resource state, `cursors.next_day`:
+the first day not yet loaded. A run asks for the days from that cursor minus
+`lookback_days` (late corrections are normal in retail data) up to yesterday in
+`time_zone`, in chunks of `chunk_days` so answers stay bounded; the rows carry `date`
+(from their key) and are merged on (`date`, `key`) with `date` as merge key, so a
+re-fetched day replaces all its rows. `--start/--end` backfill a day range without
+moving the cursor back. A report widget with `interval = "day_month_year"` is fetched a
+day per request and merged on `date` the same way; any other widget is a snapshot of
+the run window, stamped `_window_from`/`_window_to` and merged on those.
+
+Each chunk is spooled to disk until all its pages are in: a chunk that fails loads
+nothing, stops its table's cursor before it and is reported as a part failure while the
+other tables and chunks load. Configuration and authentication errors stop the source.
+
+Assumptions where the doc is silent (see also client.py and queries.py):
+- days are calendar days in `time_zone` (UTC by default), the account's reporting
+  zone; "yesterday" is the last complete day;
+- a row's `key` carries `day_month_year=<YYYY-MM-DD>` when the day is grouped, as the
+  doc's key_start example (`shop=1&category=6779&product=`) suggests; rows of an
+  incremental table without a day in their key (totals) are not loaded;
+- snapshot tables (`incremental = false`) are replaced on each run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any
+
+import dlt
+import pendulum
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.configuration.inject import with_config
+from dlt.extract.resource import DltResource
+
+from sources.common.arrow import Spool
+from sources.common.errors import ConfigError, config_key_help
+from sources.common.http import HttpPolicy
+from sources.common.jobs import fan_in
+from sources.common.oauth import PasswordGrant
+from sources.common.settings import (
+    require_non_negative,
+    require_positive,
+    require_secret,
+    require_url,
+)
+from sources.common.stats import record_part_failure
+from sources.common.windows import Window, next_cursor, parse_datetime, timezone
+from sources.datawiz import client
+from sources.datawiz.client import SOURCE, DatawizConfig
+from sources.datawiz.frames import Framer, day_of_keys, required, with_column
+from sources.datawiz.queries import ReportSpec, TableSpec, parse_reports, parse_tables
+
+log = logging.getLogger(__name__)
+DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
+DATE = "date"
+NEXT_DAY = "next_day"  # the cursor: the first day not loaded yet
+
+
+@dlt.source(name=SOURCE, max_table_nesting=0)
+def datawiz_source(
+    client_id: str = dlt.secrets.value,
+    client_secret: str = dlt.secrets.value,
+    username: str = dlt.secrets.value,
+    password: str = dlt.secrets.value,
+    account_id: str = dlt.secrets.value,
+    token_url: str = "https://bes.datawiz.io/o/token/",
+    api_url: str = "https://api-new.datawiz.io",
+    bi_url: str = "https://bi-new.datawiz.io",
+    tables: list[dict[str, Any]] | None = None,
+    reports: list[dict[str, Any]] | None = None,
+    start_date: str | None = None,
+    lookback_days: int = 3,
+    chunk_days: int = 7,
+    time_zone: str = "UTC",
+    page_size: int = 1000,
+    concurrency: int = 4,
+    page_concurrency: int = 4,
+    http: HttpPolicy = None,
+    backfill_start: str | None = None,
+    backfill_end: str | None = None,
+) -> Any:
+    """Datawiz builder tables and report widgets; `backfill_*` come from `run --start/--end`."""
+    config = make_config(
+        client_id,
+        client_secret,
+        username,
+        password,
+        account_id,
+        token_url,
+        api_url,
+        bi_url,
+        http,
+        page_size=page_size,
+        page_concurrency=page_concurrency,
+    )
+    table_specs = parse_tables(tables)
+    report_specs = parse_reports(reports)
+    if not table_specs and not report_specs:
+        raise ConfigError(
+            "no builder tables or report widgets configured",
+            source=SOURCE,
+            hint=config_key_help(SOURCE, "tables") + " (or reports)",
+        )
+    taken = {s.name for s in table_specs} & {s.table for s in report_specs}
+    if taken:
+        raise ConfigError(f"tables and reports both name {sorted(taken)}", source=SOURCE)
+    plan = DayPlan.from_settings(
+        time_zone,
+        start_date,
+        int(require_non_negative(SOURCE, "lookback_days", lookback_days)),
+        int(require_positive(SOURCE, "chunk_days", chunk_days)),
+        backfill_start,
+        backfill_end,
+    )
+    workers = int(require_positive(SOURCE, "concurrency", concurrency))
+    resources = [builder_resource(spec, config, plan, workers) for spec in table_specs]
+    resources += [report_resource(spec, config, plan, workers) for spec in report_specs]
+    return resources
+
+
+@with_config(sections=("sources", SOURCE))
+def check(
+    client_id: str = dlt.secrets.value,
+    client_secret: str = dlt.secrets.value,
+    username: str = dlt.secrets.value,
+    password: str = dlt.secrets.value,
+    account_id: str = dlt.secrets.value,
+    token_url: str = "https://bes.datawiz.io/o/token/",
+    api_url: str = "https://api-new.datawiz.io",
+    bi_url: str = "https://bi-new.datawiz.io",
+    http: HttpPolicy = None,
+) -> str:
+    """One token grant and one cheap builder call: yesterday's turnover, no grouping."""
+    config = make_config(
+        client_id, client_secret, username, password, account_id, token_url, api_url, bi_url, http
+    )
+    yesterday = pendulum.yesterday("UTC").date()
+    body = {
+        "date_range": {
+            "selected": "date",
+            "date_from": yesterday.isoformat(),
+            "date_to": yesterday.isoformat(),
+        },
+        "aggregate": [{"metric": "turnover"}],
+        "group_by": [],
+        "filters": [],
+        "options": {"use_cache": True, "fixed_total": True},
+    }
+    rows = asyncio.run(client.probe(config, body))
+    return f"token granted, builder answered ({rows} row(s) for {yesterday})"
+
+
+def make_config(
+    client_id: str,
+    client_secret: str,
+    username: str,
+    password: str,
+    account_id: object,
+    token_url: str,
+    api_url: str,
+    bi_url: str,
+    http: HttpPolicy | None,
+    *,
+    page_size: object = 1000,
+    page_concurrency: object = 4,
+) -> DatawizConfig:
+    secrets = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "username": username,
+        "password": password,
+    }
+    values = {key: require_secret(SOURCE, key, value) for key, value in secrets.items()}
+    account = require_secret(SOURCE, "account_id", account_id)
+    if not account.isdigit():
+        raise ConfigError(
+            "account_id must be the numeric client-id your administrator gave you",
+            source=SOURCE,
+            hint=config_key_help(SOURCE, "account_id", secret=True),
+        )
+    token = require_url(SOURCE, "token_url", token_url)
+    if str(token_url).strip().endswith("/"):
+        token += "/"  # the documented endpoint is /o/token/ (Django redirects without it)
+    grant = PasswordGrant(
+        token,
+        client_id=values["client_id"],
+        client_secret=values["client_secret"],
+        username=values["username"],
+        password=values["password"],
+        source=SOURCE,
+    )
+    return DatawizConfig(
+        grant=grant,
+        account_id=account,
+        token_url=grant.token_url,
+        api_url=require_url(SOURCE, "api_url", api_url),
+        bi_url=require_url(SOURCE, "bi_url", bi_url),
+        page_size=int(require_positive(SOURCE, "page_size", page_size)),
+        page_concurrency=int(require_positive(SOURCE, "page_concurrency", page_concurrency)),
+        http=http or HttpPolicy(),
+    )
+
+
+class DayPlan:
+    """Which days a run asks for: from a cursor (first day not loaded) minus the
+    lookback, or from start_date, or a backfill, up to yesterday; cut into chunks."""
+
+    def __init__(
+        self,
+        *,
+        tz: pendulum.Timezone,
+        first_day: date,
+        lookback_days: int,
+        chunk_days: int,
+        backfill_start: date | None,
+        backfill_end: date | None,
+    ) -> None:
+        self.tz = tz
+        self.first_day = first_day
+        self.lookback_days = lookback_days
+        self.chunk_days = chunk_days
+        self.backfill_start, self.backfill_end = backfill_start, backfill_end
+        self.today = pendulum.today(tz).date()
+
+    @classmethod
+    def from_settings(
+        cls,
+        time_zone: str,
+        start_date: str | None,
+        lookback_days: int,
+        chunk_days: int,
+        backfill_start: str | None,
+        backfill_end: str | None,
+    ) -> DayPlan:
+        tz = timezone(SOURCE, "time_zone", time_zone)
+        first = (
+            parse_datetime(SOURCE, "start_date", start_date, tz).date()
+            if start_date
+            else pendulum.today(tz).subtract(days=DEFAULT_HISTORY_DAYS).date()
+        )
+
+        def day(flag: str, value: str | None) -> date | None:
+            return parse_datetime(SOURCE, flag, value, tz).date() if value else None
+
+        return cls(
+            tz=tz,
+            first_day=first,
+            lookback_days=lookback_days,
+            chunk_days=chunk_days,
+            backfill_start=day("--start", backfill_start),
+            backfill_end=day("--end", backfill_end),
+        )
+
+    def span(self, cursor: str | None) -> tuple[date, date]:
+        """[start, end) of this run's days."""
+        if self.backfill_start is not None:
+            start = self.backfill_start
+        elif cursor:
+            stored = date.fromisoformat(cursor)
+            start = max(self.first_day, stored - pendulum.duration(days=self.lookback_days))
+        else:
+            start = self.first_day
+        end = min(self.backfill_end or self.today, self.today)
+        return start, end
+
+    def windows(self, cursor: str | None, days: int | None = None) -> list[Window]:
+        start, end = self.span(cursor)
+        step = days or self.chunk_days
+        out = []
+        while start < end:
+            stop = min(end, start + pendulum.duration(days=step))
+            out.append(Window(self._at(start), self._at(stop), complete=True))
+            start = stop
+        return out
+
+    def snapshot(self) -> Window:
+        """The run's days as one window (at least yesterday)."""
+        start, end = self.span(None)
+        start = min(start, end - pendulum.duration(days=1))
+        return Window(self._at(start), self._at(end), complete=True)
+
+    def moved(self, cursor: str | None, done: list[Window]) -> str | None:
+        """The cursor after a run (never backwards, never over a gap)."""
+        start, _ = self.span(cursor)
+        stored = self._at(date.fromisoformat(cursor)) if cursor else None
+        position = next_cursor(stored, done, self._at(start))
+        return position.date().isoformat() if position is not None else cursor
+
+    def _at(self, day: date) -> pendulum.DateTime:
+        return pendulum.datetime(day.year, day.month, day.day, tz=self.tz)
+
+
+def builder_resource(
+    spec: TableSpec, config: DatawizConfig, plan: DayPlan, workers: int
+) -> DltResource:
+    if spec.incremental:
+        hints: dict[str, Any] = {
+            "write_disposition": "merge",
+            "primary_key": (DATE, "key"),
+            "merge_key": DATE,
+        }
+    else:
+        hints = {"write_disposition": "replace"}
+
+    @dlt.resource(name=spec.name, **hints)
+    async def builder_table() -> AsyncIterator[Any]:
+        state = dlt.current.resource_state()
+        cursors = state.setdefault("cursors", {})
+        cursor = cursors.get(NEXT_DAY) if spec.incremental else None
+        windows = plan.windows(cursor) if spec.incremental else [plan.snapshot()]
+        framer = Framer(tree=spec.tree)
+
+        def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
+            if spec.incremental or not spec.date_range:
+                body = spec.body(window.start.date(), window.end.subtract(days=1).date())
+            else:
+                body = spec.body(None, None)
+            return client.builder_pages(http, config, body, spec.name)
+
+        def frame(page: client.Page, window: Window) -> pa.Table:
+            table = framer.table(page.rows, page.columns)
+            if not spec.incremental:
+                return table
+            days = day_of_keys(table)
+            table = with_column(table, DATE, days)
+            valid = pc.is_valid(days)
+            table = table if valid.false_count == 0 else table.filter(valid)
+            return required(table, (DATE, "key"))
+
+        done: list[Window] = []
+        loading = _load_windows(spec.name, config, windows, request, frame, framer, done, workers)
+        async for item in loading:
+            yield item
+        if spec.incremental:
+            moved = plan.moved(cursor, done)
+            if moved:
+                cursors[NEXT_DAY] = moved
+
+    return builder_table
+
+
+def report_resource(
+    spec: ReportSpec, config: DatawizConfig, plan: DayPlan, workers: int
+) -> DltResource:
+    merge_key: Any = DATE if spec.daily else ("_window_from", "_window_to")
+
+    @dlt.resource(name=spec.table, write_disposition="merge", merge_key=merge_key)
+    async def report_widget() -> AsyncIterator[Any]:
+        state = dlt.current.resource_state()
+        cursors = state.setdefault("cursors", {})
+        cursor = cursors.get(NEXT_DAY)
+        windows = plan.windows(cursor, days=1 if spec.daily else 10**6)
+        framer = Framer(tree=False)
+
+        def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
+            body = spec.body(window.start.date(), window.end.subtract(days=1).date())
+            return client.widget_pages(http, config, spec.report, spec.widget, body, spec.table)
+
+        def frame(page: client.Page, window: Window) -> pa.Table:
+            table = framer.table(page.rows, page.columns)
+            rows = table.num_rows
+            first = window.start.date()
+            if spec.daily:
+                table = with_column(table, DATE, pa.array([first] * rows, pa.date32()))
+                return required(table, (DATE,))
+            last = window.end.subtract(days=1).date()
+            table = with_column(table, "_window_from", pa.array([first] * rows, pa.date32()))
+            table = with_column(table, "_window_to", pa.array([last] * rows, pa.date32()))
+            return required(table, ("_window_from", "_window_to"))
+
+        done: list[Window] = []
+        loading = _load_windows(spec.table, config, windows, request, frame, framer, done, workers)
+        async for item in loading:
+            yield item
+        moved = plan.moved(cursor, done)
+        if moved:
+            cursors[NEXT_DAY] = moved
+
+    return report_widget
+
+
+async def _load_windows(
+    name: str,
+    config: DatawizConfig,
+    windows: list[Window],
+    request: Callable[[Any, Window], AsyncIterator[client.Page]],
+    frame: Callable[[client.Page, Window], pa.Table],
+    framer: Framer,
+    done: list[Window],
+    workers: int,
+) -> AsyncIterator[Any]:
+    """Fetch the windows concurrently, spool each until complete, then hand it to dlt;
+    a failed window is recorded and skipped. The first table carries the column hints."""
+    if not windows:
+        return
+    spools: dict[Any, Spool] = {}
+    hinted = False
+    async with client.session(config) as http:
+
+        async def fetch(window: Window) -> AsyncIterator[pa.Table]:
+            async for page in request(http, window):
+                if page.rows:
+                    yield frame(page, window)
+
+        try:
+            async for outcome in fan_in(windows, fetch, concurrency=workers):
+                window = outcome.spec
+                if outcome.item is not None:
+                    spools.setdefault(window.start, Spool()).write(outcome.item)
+                    continue
+                spool = spools.pop(window.start, None) or Spool()
+                with spool:
+                    if outcome.error is not None:
+                        record_part_failure(SOURCE, outcome.error, name, what=days_of(window))
+                        continue
+                    done.append(window)
+                    for table in spool.tables():
+                        if not hinted:
+                            hinted = True
+                            hints = dlt.mark.make_hints(columns=framer.hints())
+                            yield dlt.mark.with_hints(table, hints)
+                        else:
+                            yield table
+        finally:
+            for spool in spools.values():
+                spool.close()
+
+
+def days_of(window: Window) -> str:
+    """The days a chunk covers, as a failure line names them."""
+    return f"days {window.start.date()}..{window.end.subtract(days=1).date()}"

@@ -1,0 +1,456 @@
+"""Quantive Results: KPIs, their daily snapshots, projections, statistics, insight usages.
+
+Tables (dataset `quantive`, merged on natural keys):
+- `kpis` (`id`): the KPI's scalar fields as columns (`formatting` flattened to
+  `formatting__*`; `groups`, `owner_ids`, `current_user_allowed_actions`, `insight_link`
+  as JSON). The expanded links become four child tables, each row carrying `kpi_id` so
+  an analyst joins without dlt's internal ids: `kpis__goals`, `kpis__metrics`,
+  `kpis__sessions`, `kpis__linked_kpis`; anything nested deeper stays JSON in those
+  rows. A KPI re-loaded replaces its links (dlt merges child rows with their parent).
+- `kpi_snapshots` (`kpi_id`, `group`): one row per KPI and snapshot group, with
+  `snapshot_date` (the group's first day), `value`, `group_by`, `time_zone`. Arrow.
+- `kpi_projections` (`kpi_id`, `id`; merge key `kpi_id`: a KPI's projections re-fetched
+  replace the ones loaded before).
+- `kpi_statistics` (`kpi_id`, `period_type`, `read_on`): one row per KPI, period type
+  and day it was read, so history builds up run by run; a rerun the same day replaces.
+- `insight_usages` (`insight_id`) and `insight_usages__kpis`, for `insight_ids`.
+
+Incremental: `kpi_snapshots` uses `dlt.sources.incremental` on `snapshot_date` (a column
+of the data) with `lag` = `lookback_days` (+ the length of a group, for `group_by`
+other than day, so the group still filling is always fetched again). The request's
+`from` is the incremental's lag-adjusted start, moved back to the first day of its group,
+`to` is today in `time_zone`; rows re-fetched replace the loaded ones (merge), so a day
+fetched twice is never doubled. A snapshot batch that fails is recorded (exit 1, the
+rest loads) and the cursor is put back where the run found it, so the next run fetches
+the failed KPIs' days again. `--start/--end` make a stateless incremental
+(`end_value`) that loads the window without touching the cursor.
+
+Assumptions where the vendor doc is silent (vendor-docs/quantive-kpis-api.txt):
+- Paging: `GET /v2/kpis` returns `{count, items, totalCount}` (documented) and pages
+  with `skip`/`take` query parameters (not documented). We ask `take = page_size`; the
+  first page tells the total and how many the server really gives per page, then the
+  rest are fetched concurrently until `totalCount` is reached. A list without
+  `totalCount` counts as complete. Projections (`{items, totalCount}`) page the same way.
+- `kpi_ids` given: each KPI is read with `GET /v1/kpis/{kpiId}` (documented); a 404 is a
+  configuration error naming the id.
+- `GET /v1/kpi-snapshots` answers "200 ok" without a documented body. We take the shape
+  the v2 endpoint's `kpiSnapshotGroupsByKpiDto` names: an object keyed by KPI id whose
+  values are lists of snapshot groups `{group, value, …}` (the fields of the documented
+  `kpiSnapshotRequest`), and also accept `{items: [{kpiId, snapshots}]}`. `from`/`to`
+  are inclusive days. `group` labels are `YYYY-MM-DD` (day), `YYYY-Www` (ISO week, as
+  the doc's `2022-W36`), `YYYY-MM`, `YYYY-Qn`, `YYYY`; `group_by` is one of day, week,
+  month, quarter, year (default day).
+- `ids` go in batches of `snapshot_batch_size` (default 50: ~1,250 characters of
+  24-character ids, well under common 2-8 KB URL limits), and long date ranges in
+  windows of `snapshot_window_days` made of whole groups.
+- `timeZone` takes the doc's offset form (`UTC`, `UTC+3`, `UTC-2`); an IANA name is
+  refused at configuration time rather than guessed.
+- `GET /v1/insights/{id}/usages/kpis` has no documented body: a list of KPI objects (or
+  `{items}`), each with the KPI's `id`.
+- Error bodies are JSON with a `message` (or `error`) when the service gives one; the
+  line names the documented meaning of the status (402 → payment required, with what
+  to do). 401/403 are authentication errors (exit 3): a KPI the token may not read
+  stops the run, because a silent gap in a permissions problem is worse than a loud stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import dlt
+import pendulum
+import pyarrow as pa
+from dlt.common.configuration.inject import with_config
+
+from sources.common.errors import (
+    ConfigError,
+    PipelineError,
+    VendorError,
+    config_key_help,
+)
+from sources.common.http import HttpPolicy, VendorHttp
+from sources.common.jobs import fan_in
+from sources.common.records import records_to_table
+from sources.common.redaction import register_secret
+from sources.common.settings import (
+    optional_list,
+    require_non_negative,
+    require_positive,
+    require_secret,
+    require_url,
+)
+from sources.common.stats import record_part_failure
+from sources.common.windows import parse_datetime
+from sources.quantive import client, periods
+from sources.quantive.client import DEFAULT_BASE_URL, SOURCE, QuantiveConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
+PERIOD_TYPES = ("week", "month", "three-months", "year", "all-time")
+CURSOR = "snapshot_date"
+SNAPSHOTS_ENDPOINT = "GET /v1/kpi-snapshots"
+# the expanded links of a KPI → the child table each becomes (kpis__<name>)
+LINKS = {"goals": "goals", "metrics": "metrics", "sessions": "sessions", "kpis": "linked_kpis"}
+KPI_JSON = ("groups", "owner_ids", "current_user_allowed_actions", "insight_link")
+
+
+@dlt.source(name=SOURCE, max_table_nesting=1)
+def quantive_source(
+    access_token: str = dlt.secrets.value,
+    account_id: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    kpi_ids: list[str] | None = None,
+    insight_ids: list[str] | None = None,
+    time_zone: str = "UTC",
+    group_by: str = "day",
+    start_date: str | None = None,
+    lookback_days: int = 2,
+    statistics_periods: list[str] | None = None,
+    page_size: int = 100,
+    snapshot_batch_size: int = 50,
+    snapshot_window_days: int = 92,
+    concurrency: int = 8,
+    http: HttpPolicy = None,
+    backfill_start: str | None = None,
+    backfill_end: str | None = None,
+) -> Any:
+    """Quantive Results KPIs and what hangs off them; `backfill_*` come from `run --start/--end`."""
+    config = make_config(access_token, account_id, base_url, http, page_size, concurrency)
+    tz_name, tz = periods.parse_time_zone(time_zone)
+    grouping = periods.check_group_by(group_by)
+    lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
+    batch_size = int(require_positive(SOURCE, "snapshot_batch_size", snapshot_batch_size))
+    window_days = int(require_positive(SOURCE, "snapshot_window_days", snapshot_window_days))
+    wanted = optional_list(SOURCE, "kpi_ids", kpi_ids)
+    insights = optional_list(SOURCE, "insight_ids", insight_ids)
+    period_types = _period_types(statistics_periods)
+    today = pendulum.now(tz).date()
+    cursor = _snapshot_cursor(
+        start_date, backfill_start, backfill_end, tz, today, grouping, lookback
+    )
+
+    @dlt.resource(
+        name="kpis",
+        write_disposition="merge",
+        primary_key="id",
+        columns={name: {"data_type": "json"} for name in KPI_JSON},
+    )
+    async def kpis() -> AsyncIterator[list[dict[str, Any]]]:
+        try:
+            async with client.session(config) as http_session:
+                if wanted:
+                    listed = await _kpis_by_id(http_session, config, wanted)
+                else:
+                    listed = [
+                        item
+                        async for page in client.paged(http_session, config, "/v2/kpis")
+                        for item in page.items
+                    ]
+        except PipelineError as exc:  # everything else hangs off this list: stop here
+            raise exc.in_context(source=SOURCE, resource="kpis") from None
+        unique = {str(kpi["id"]): kpi for kpi in listed if kpi.get("id") is not None}
+        yield [shape_kpi(kpi) for _, kpi in sorted(unique.items())]
+
+    @dlt.transformer(
+        data_from=kpis,
+        name="kpi_snapshots",
+        write_disposition="merge",
+        primary_key=("kpi_id", "group"),
+        columns={CURSOR: {"data_type": "date"}},
+    )
+    async def kpi_snapshots(
+        listed: list[dict[str, Any]], snapshot_date: dlt.sources.incremental[date] = cursor
+    ) -> AsyncIterator[pa.Table]:
+        ids = [kpi["id"] for kpi in listed]
+        first = periods.group_start(snapshot_date.start_value, grouping)
+        last = snapshot_date.end_value - timedelta(days=1) if snapshot_date.end_value else today
+        state = dlt.current.resource_state().get("incremental", {}).get(CURSOR)
+        held = state.get("last_value") if state is not None else None
+        jobs = [
+            (batch, window)
+            for window in periods.windows(first, last, grouping, window_days)
+            for batch in _chunks(ids, batch_size)
+        ]
+        failed = False
+        async with client.session(config) as http_session:
+
+            async def fetch(job: tuple[list[str], tuple[date, date]]) -> AsyncIterator[pa.Table]:
+                batch, (frm, to) = job
+                groups = await client.snapshots(
+                    http_session, config, batch, frm, to, time_zone=tz_name, group_by=grouping
+                )
+                table = snapshot_table(groups, grouping, tz_name)
+                if table is not None:
+                    yield table
+
+            async for outcome in fan_in(jobs, fetch, concurrency=config.concurrency):
+                if outcome.item is not None:
+                    yield outcome.item
+                elif outcome.error is not None:
+                    failed = True
+                    record_part_failure(
+                        SOURCE,
+                        outcome.error,
+                        "kpi_snapshots",
+                        endpoint=SNAPSHOTS_ENDPOINT,
+                        fatal=payment_required,
+                    )
+        if failed and state is not None:
+            # the failed batches' days must be fetched again: keep the cursor where it was
+            state["last_value"] = held
+
+    @dlt.transformer(
+        data_from=kpis,
+        name="kpi_projections",
+        write_disposition="merge",
+        primary_key=("kpi_id", "id"),
+        merge_key="kpi_id",
+        columns={"value": {"data_type": "double"}},
+    )
+    async def kpi_projections(listed: list[dict[str, Any]]) -> AsyncIterator[Any]:
+        async with client.session(config) as http_session:
+
+            async def fetch(kpi_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+                path = f"/v1/kpis/{kpi_id}/projections"
+                async for page in client.paged(http_session, config, path):
+                    yield [{"kpi_id": kpi_id, **item} for item in page.items]
+
+            async for outcome in fan_in(
+                [kpi["id"] for kpi in listed], fetch, concurrency=config.concurrency
+            ):
+                if outcome.item:
+                    yield outcome.item
+                elif outcome.error is not None:
+                    record_part_failure(
+                        SOURCE, outcome.error, "kpi_projections", fatal=payment_required
+                    )
+
+    @dlt.transformer(
+        data_from=kpis,
+        name="kpi_statistics",
+        write_disposition="merge",
+        primary_key=("kpi_id", "period_type", "read_on"),
+        columns={
+            "read_on": {"data_type": "date"},
+            **{
+                f"{period}__{field}": {"data_type": "double"}
+                for period in ("current_period", "previous_period", "next_projection")
+                for field in ("value", "delta_percentage")
+            },
+        },
+    )
+    async def kpi_statistics(listed: list[dict[str, Any]]) -> AsyncIterator[Any]:
+        jobs = [(kpi["id"], period) for kpi in listed for period in period_types]
+        async with client.session(config) as http_session:
+
+            async def fetch(job: tuple[str, str]) -> AsyncIterator[dict[str, Any]]:
+                kpi_id, period = job
+                stats = await client.statistics(http_session, config, kpi_id, period, tz_name)
+                yield {
+                    "kpi_id": kpi_id,
+                    "period_type": period,
+                    "read_on": today,
+                    "time_zone": tz_name,
+                    **stats,
+                }
+
+            rows: list[dict[str, Any]] = []
+            async for outcome in fan_in(jobs, fetch, concurrency=config.concurrency):
+                if outcome.item is not None:
+                    rows.append(outcome.item)
+                    if len(rows) >= 1000:
+                        yield rows
+                        rows = []
+                elif outcome.error is not None:
+                    record_part_failure(
+                        SOURCE, outcome.error, "kpi_statistics", fatal=payment_required
+                    )
+            if rows:
+                yield rows
+
+    @dlt.resource(name="insight_usages", write_disposition="merge", primary_key="insight_id")
+    async def insight_usages() -> AsyncIterator[dict[str, Any]]:
+        if not insights:
+            return
+        async with client.session(config) as http_session:
+
+            async def fetch(insight_id: str) -> AsyncIterator[dict[str, Any]]:
+                used = await client.insight_kpis(http_session, config, insight_id)
+                yield {
+                    "insight_id": insight_id,
+                    "kpi_count": len(used),
+                    "read_at": pendulum.now("UTC"),
+                    "kpis": [
+                        {"insight_id": insight_id, "kpi_id": kpi.get("id"), **kpi} for kpi in used
+                    ],
+                }
+
+            async for outcome in fan_in(insights, fetch, concurrency=config.concurrency):
+                if outcome.item is not None:
+                    yield outcome.item
+                elif outcome.error is not None:
+                    record_part_failure(
+                        SOURCE, outcome.error, "insight_usages", fatal=payment_required
+                    )
+
+    return kpis, kpi_snapshots, kpi_projections, kpi_statistics, insight_usages
+
+
+@with_config(sections=("sources", SOURCE))
+def check(
+    access_token: str = dlt.secrets.value,
+    account_id: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    http: HttpPolicy = None,
+) -> str:
+    """One cheap authenticated call: the first KPI of the list, for its total."""
+    config = make_config(access_token, account_id, base_url, http)
+
+    async def call() -> str:
+        async with client.session(config) as http_session:
+            total = await client.count_kpis(http_session, config)
+        return f"token and account accepted, {total} KPI(s) visible"
+
+    return asyncio.run(call())
+
+
+def make_config(
+    access_token: str,
+    account_id: str,
+    base_url: str,
+    http: HttpPolicy | None,
+    page_size: object = 100,
+    concurrency: object = 8,
+) -> QuantiveConfig:
+    register_secret(access_token, account_id)
+    return QuantiveConfig(
+        access_token=require_secret(SOURCE, "access_token", access_token),
+        account_id=require_secret(SOURCE, "account_id", account_id),
+        base_url=require_url(SOURCE, "base_url", base_url),
+        page_size=int(require_positive(SOURCE, "page_size", page_size)),
+        concurrency=int(require_positive(SOURCE, "concurrency", concurrency)),
+        http=http or HttpPolicy(),
+    )
+
+
+def shape_kpi(kpi: dict[str, Any]) -> dict[str, Any]:
+    """The KPI's own fields, with its expanded links hoisted into child lists that carry
+    `kpi_id`; `projections` go to their own table."""
+    row = {key: value for key, value in kpi.items() if key not in ("links", "projections")}
+    links = kpi.get("links")
+    expanded = links.get("expanded") if isinstance(links, dict) else None
+    expanded = expanded if isinstance(expanded, dict) else {}
+    for key, name in LINKS.items():
+        items = expanded.get(key) or []
+        row[name] = [{"kpi_id": kpi["id"], **item} for item in items if isinstance(item, dict)]
+    return row
+
+
+SNAPSHOT_TYPES = {"group": pa.string(), "value": pa.float64()}
+
+
+def snapshot_table(
+    groups: dict[str, list[dict[str, Any]]], group_by: str, time_zone: str
+) -> pa.Table | None:
+    """One Arrow table for a batch's snapshot groups, keyed by KPI id."""
+    records: list[dict[str, Any]] = []
+    kpi_column: list[str] = []
+    for kpi_id, snaps in groups.items():
+        records.extend(snaps)
+        kpi_column.extend([kpi_id] * len(snaps))
+    if not records:
+        return None
+    table = records_to_table(
+        records,
+        constants={"group_by": group_by, "time_zone": time_zone},
+        types=SNAPSHOT_TYPES,
+        required=("group",),
+    )
+    if "group" not in table.column_names or table["group"].null_count:
+        raise client._malformed("snapshot groups need a group label", SNAPSHOTS_ENDPOINT)
+    days = periods.label_dates(table["group"].combine_chunks(), SNAPSHOTS_ENDPOINT)
+    table = table.add_column(0, pa.field("kpi_id", pa.string(), nullable=False), [kpi_column])
+    return table.append_column(pa.field(CURSOR, pa.date32(), nullable=False), days)
+
+
+def _snapshot_cursor(
+    start_date: str | None,
+    backfill_start: str | None,
+    backfill_end: str | None,
+    tz: pendulum.FixedTimezone,
+    today: date,
+    group_by: str,
+    lookback: int,
+) -> dlt.sources.incremental[date]:
+    """The incremental on `snapshot_date`: stateful normally; a stateless window (with
+    `end_value`, exclusive) for a backfill, so the cursor never moves back."""
+    lag = lookback + periods.GROUP_SPAN_DAYS[group_by]
+    if backfill_start or backfill_end:
+        first = _day("--start", backfill_start, tz) if backfill_start else None
+        if first is None:
+            first = _first_day(start_date, tz, today)
+        end = _day("--end", backfill_end, tz) if backfill_end else today + timedelta(days=1)
+        return dlt.sources.incremental(
+            CURSOR, initial_value=periods.group_start(first, group_by), end_value=end
+        )
+    first = periods.group_start(_first_day(start_date, tz, today), group_by)
+    return dlt.sources.incremental(CURSOR, initial_value=first, lag=lag)
+
+
+def _first_day(start_date: str | None, tz: pendulum.FixedTimezone, today: date) -> date:
+    if start_date:
+        return _day("start_date", start_date, tz)
+    return today - timedelta(days=DEFAULT_HISTORY_DAYS)
+
+
+def _day(key: str, value: str, tz: pendulum.FixedTimezone) -> date:
+    parsed = parse_datetime(SOURCE, key, value, pendulum.timezone("UTC"))
+    return date(parsed.year, parsed.month, parsed.day)
+
+
+def _period_types(configured: list[str] | None) -> list[str]:
+    chosen = optional_list(SOURCE, "statistics_periods", configured) or list(PERIOD_TYPES)
+    unknown = [p for p in chosen if p not in PERIOD_TYPES]
+    if unknown:
+        raise ConfigError(
+            f"statistics_periods has {', '.join(unknown)}; allowed: {', '.join(PERIOD_TYPES)}",
+            source=SOURCE,
+            hint=config_key_help(SOURCE, "statistics_periods"),
+        )
+    return list(dict.fromkeys(chosen))
+
+
+async def _kpis_by_id(
+    http: VendorHttp, config: QuantiveConfig, wanted: Sequence[str]
+) -> list[dict[str, Any]]:
+    gate = asyncio.Semaphore(config.concurrency)
+
+    async def one(kpi_id: str) -> dict[str, Any] | None:
+        async with gate:
+            return await client.get_kpi(http, config, kpi_id)
+
+    found = await asyncio.gather(*(one(kpi_id) for kpi_id in wanted))
+    unknown = [kpi_id for kpi_id, kpi in zip(wanted, found, strict=True) if kpi is None]
+    if unknown:
+        raise ConfigError(
+            f"kpi_ids names KPI(s) the account does not have: {', '.join(unknown)}",
+            source=SOURCE,
+            resource="kpis",
+            hint=config_key_help(SOURCE, "kpi_ids"),
+        )
+    return [kpi for kpi in found if kpi is not None]
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def payment_required(error: PipelineError) -> bool:
+    """HTTP 402 is account-wide: every other KPI would fail the same way, so it stops
+    the source with one line instead of one per part."""
+    return isinstance(error, VendorError) and error.cause.startswith("HTTP 402")

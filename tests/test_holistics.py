@@ -1,0 +1,284 @@
+"""Holistics end to end: the real CLI, over real HTTP, against the sandbox, into DuckDB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pendulum
+import pyarrow as pa
+import pytest
+
+from sandbox import Sandbox
+from sandbox.holistics import N_ALERTS, N_DASHBOARDS, N_GROUPS, N_SCHEDULES, N_USERS
+from sources.common.csv_arrow import inspect_csv, read_csv_tables
+from sources.holistics import resolve_base_url
+from tests.conftest import Cli
+
+PAGED = {"SOURCES__HOLISTICS__PAGE_SIZE": "10"}
+SALES = "row_id, order_date, region, orders, revenue, code, note, created_at"
+PLANS = "plan, users, share, active, updated"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(rows=600, vendors=("holistics",)) as sb:
+        yield sb
+
+
+def widgets_of(sandbox: Sandbox, *dashboards: int) -> list[int]:
+    return [w.id for d in dashboards for w in sandbox.holistics.widgets_of(d)]
+
+
+def exported(sandbox: Sandbox) -> list[int]:
+    """What the sandbox env asks for: dashboards 1 and 2, plus widget 105."""
+    return [*widgets_of(sandbox, 1, 2), 105]
+
+
+def _utc(value: datetime, fmt: str) -> str:
+    return value.astimezone(UTC).strftime(fmt)
+
+
+def loaded(cli: Cli, widget_id: int, sandbox: Sandbox) -> list[tuple]:
+    """The loaded rows, written back the way the CSV wrote them."""
+    if sandbox.holistics.widgets[widget_id].kind == "sales":
+        rows = [
+            (*r[:1], r[1].isoformat(), *r[2:7], _utc(r[7], "%Y-%m-%d %H:%M:%S"))
+            for r in cli.sql(f"SELECT {SALES} FROM holistics.widget_{widget_id}")
+        ]
+    else:
+        rows = [
+            (*r[:3], "true" if r[3] else "false", _utc(r[4], "%Y-%m-%dT%H:%M:%SZ"))
+            for r in cli.sql(f"SELECT {PLANS} FROM holistics.widget_{widget_id}")
+        ]
+    return sorted(rows, key=repr)
+
+
+def truth(sandbox: Sandbox, widget_id: int, conditions: list | None = None) -> list[tuple]:
+    return sorted((tuple(r) for r in sandbox.holistics.csv_rows(widget_id, conditions)), key=repr)
+
+
+def errors(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_full_load_pages_every_list_and_exports_byte_exact(cli: Cli, sandbox: Sandbox) -> None:
+    hol = sandbox.holistics
+    hol.job_latency = 0.3
+
+    result = cli("run", "holistics", "--summary-json", str(cli.tmp / "s.json"), extra_env=PAGED)
+
+    assert result.code == 0, result.output
+    counts = {
+        "dashboards": N_DASHBOARDS,
+        "dashboard_widgets": len(hol.widgets),
+        "data_schedules": N_SCHEDULES,
+        "data_alerts": N_ALERTS,
+        "users": N_USERS,
+        "groups": N_GROUPS,
+    }
+    for table, expected in counts.items():
+        assert cli.sql(f"SELECT count(*), count(DISTINCT id) FROM holistics.{table}") == [
+            (expected, expected)
+        ], table
+    # several pages each, walked with the documented cursor, limit as configured
+    lists = hol.api.seen("/api/v2/users", "GET")
+    pages = [r for r in lists if r.path == "/api/v2/users"]
+    assert len(pages) == -(-N_USERS // 10)
+    assert all(r.query["limit"] == ["10"] for r in pages)
+    assert sum("after" in r.query for r in pages) == len(pages) - 1
+    # widgets: one row per widget with its dashboard, nested filters as a child table
+    assert cli.sql("SELECT count(*) FROM holistics.dashboard_widgets WHERE dashboard_id = 2") == [
+        (len(hol.widgets_of(2)),)
+    ]
+    assert cli.sql("SELECT count(*) FROM holistics.dashboards__dynamic_filters") == [
+        (2 * N_DASHBOARDS,)
+    ]
+    # every exported widget, value for value (BOM, quotes, line breaks, NULL vs "")
+    for widget_id in exported(sandbox):
+        assert loaded(cli, widget_id, sandbox) == truth(sandbox, widget_id), widget_id
+    notes = {r[0] for r in cli.sql("SELECT note FROM holistics.widget_100")}
+    assert {"line\nbreak", "crlf\r\nbreak", "", None, 'quote "inside" here'} <= notes
+    assert cli.sql("SELECT code FROM holistics.widget_100 WHERE code LIKE '0%' LIMIT 1")
+    types = dict(
+        cli.sql(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'holistics' AND table_name = 'widget_100'"
+        )
+    )
+    assert types["order_date"] == "DATE" and types["orders"] == "BIGINT"
+    assert types["revenue"] == "DOUBLE" and types["code"] == "VARCHAR"
+    # the key went to every API request, never to the storage host
+    assert all(r.headers.get("x-holistics-key") == hol.api_key for r in hol.api.requests)
+    assert len(hol.storage.requests) == len(exported(sandbox))
+    assert not [r for r in hol.storage.requests if "x-holistics-key" in r.headers]
+    # submitted together, polled together through List Jobs
+    submits = sorted(job.created for job in hol.jobs.values())
+    assert submits[-1] - submits[0] < hol.job_latency
+    polls = hol.api.seen("/api/v2/jobs", "GET")
+    assert polls and all(r.path == "/api/v2/jobs" for r in polls)
+    assert max(len(r.query["ids[]"]) for r in polls) == len(exported(sandbox))
+    assert len(polls) <= 6
+    assert all(json.loads(r.body)["output"] == "csv" for r in hol.api.seen("submit_export"))
+    assert rate_limited(cli) == 0
+
+
+def rate_limited(cli: Cli) -> int:
+    return json.loads((cli.tmp / "s.json").read_text())["sources"][0]["rate_limited"]
+
+
+def test_a_failed_job_fails_its_widget_only_and_keeps_its_last_snapshot(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    hol = sandbox.holistics
+    assert cli("run", "holistics").code == 0
+    before = loaded(cli, 101, sandbox)
+    changed = hol.row(hol.widgets[100], 3)
+    changed[6] = "revised"
+    hol.revise(100, 3, changed)
+    hol.revise(101, 0, ["gone", 1, 0.5, "true", "2026-01-01T00:00:00Z"])
+    hol.fail_widgets = {"101"}
+    hol.cancel_widgets = {"102"}
+
+    result = cli("run", "holistics")
+
+    assert result.code == 1
+    lines = errors(result)
+    assert len(lines) == 2, result.stderr
+    failed = next(line for line in lines if "widget_101" in line)
+    assert "ended failure" in failed and 'relation "sales" does not exist' in failed
+    assert any("widget_102" in line and "cancelled" in line for line in lines)
+    assert "Traceback" not in result.stderr
+    assert loaded(cli, 101, sandbox) == before  # the last good snapshot stays
+    assert loaded(cli, 100, sandbox) == truth(sandbox, 100)  # replaced, not doubled
+    assert cli.sql("SELECT note FROM holistics.widget_100 WHERE row_id = 4") == [("revised",)]
+
+
+def test_incremental_widget_asks_for_its_window_and_merges_on_keys(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    hol = sandbox.holistics
+    settings = {
+        "SOURCES__HOLISTICS__WIDGETS": json.dumps(
+            {"105": {"date_filter_id": 31, "primary_key": ["Row ID"], "lookback_days": 1}}
+        ),
+        "SOURCES__HOLISTICS__DASHBOARD_IDS": "[]",
+    }
+    assert cli("run", "holistics", extra_env=settings).code == 0
+    today = pendulum.today("UTC").to_date_string()
+    start = sandbox.data_start.date().isoformat()
+    assert hol.exports[-1][1][0]["condition"] == {"operator": "between", "values": [start, today]}
+    assert loaded(cli, 105, sandbox) == truth(sandbox, 105)
+    widget = hol.widgets[105]
+    last = widget.rows - 1
+    row = hol.row(widget, last)
+    row[3] = 123_456
+    hol.revise(105, last, row)
+    first = hol.row(widget, 0)  # outside the lookback window: not asked for again
+    hol.revise(105, 0, [*first[:3], 7, *first[4:]])
+
+    assert cli("run", "holistics", extra_env=settings).code == 0
+
+    window = hol.exports[-1][1]
+    yesterday = pendulum.today("UTC").subtract(days=1).to_date_string()
+    assert window[0]["condition"]["values"] == [yesterday, today]
+    assert cli.sql("SELECT count(*), count(DISTINCT row_id) FROM holistics.widget_105") == [
+        (widget.rows, widget.rows)
+    ]  # merged on the key: nothing doubled
+    orders = dict(cli.sql("SELECT row_id, orders FROM holistics.widget_105"))
+    assert orders[last + 1] == 123_456 and orders[1] == first[3]
+
+
+def test_a_tight_quota_is_waited_out_with_all_data(cli: Cli, sandbox: Sandbox) -> None:
+    hol = sandbox.holistics
+    hol.levels = {1: 8, 2: 4, 3: 3}
+    hol.quota_window = 1.0
+    hol.job_latency = 0.2
+
+    result = cli("run", "holistics", "--summary-json", str(cli.tmp / "s.json"), extra_env=PAGED)
+
+    assert result.code == 0, result.output
+    assert cli.sql("SELECT count(*) FROM holistics.users") == [(N_USERS,)]
+    for widget_id in exported(sandbox):
+        assert loaded(cli, widget_id, sandbox) == truth(sandbox, widget_id)
+    assert hol.api.served_429 <= 3
+    assert rate_limited(cli) == hol.api.served_429
+
+
+def test_a_wrong_key_exits_3_and_prints_no_secret(cli: Cli, sandbox: Sandbox) -> None:
+    wrong = "wrong-holistics-key-8d1f2a"
+    for command in (
+        ["run", "holistics", "--summary-json", str(cli.tmp / "s.json")],
+        ["check", "holistics"],
+    ):
+        result = cli(*command, extra_env={"SOURCES__HOLISTICS__API_KEY": wrong})
+        assert result.code == 3, result.output
+        assert "AuthError: Could not authorize" in result.stderr
+        for secret in (wrong, sandbox.holistics.api_key):
+            assert secret not in result.output
+    assert wrong not in (cli.tmp / "s.json").read_text()
+    assert cli("check", "holistics").code == 0
+
+
+def test_error_bodies_become_one_line_by_type(cli: Cli, sandbox: Sandbox) -> None:
+    hol = sandbox.holistics
+    hol.internal_errors = 50  # outlasts the retries
+    failed = cli("run", "holistics")
+    assert failed.code == 1
+    lines = errors(failed)
+    assert lines and all("InternalHolisticsError" in line for line in lines), failed.stderr
+    assert "debug id" in lines[0] and "GET /api/v2/" in lines[0]
+    assert "Traceback" not in failed.stderr
+
+    hol.internal_errors = 0
+    hol.forbidden_widgets = {"104"}
+    denied = cli("run", "holistics")
+    assert denied.code == 3
+    assert "PermissionDeniedError on dashboard widget 104" in denied.stderr
+    assert "Traceback" not in denied.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("REGION", "mars", "region"),
+        ("PAGE_SIZE", "500", "page_size"),
+        ("EXPORT_FILTERS", '[{"condition": {}}]', "export_filters"),
+        ("WIDGETS", '{"7": {"date_filter_id": 3}}', "widgets.7"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_key(cli: Cli, key: str, value: str, named: str) -> None:
+    result = cli("run", "holistics", extra_env={f"SOURCES__HOLISTICS__{key}": value})
+    assert result.code == 2, result.output
+    assert named in result.stderr and "Traceback" not in result.stderr
+
+
+def test_region_picks_the_documented_host() -> None:
+    assert resolve_base_url(None, None) == "https://secure.holistics.io/api/v2"
+    assert resolve_base_url(None, "apac") == "https://secure.holistics.io/api/v2"
+    assert resolve_base_url(None, "EU") == "https://eu.holistics.io/api/v2"
+    assert resolve_base_url(None, "us") == "https://us.holistics.io/api/v2"
+    assert resolve_base_url("http://127.0.0.1:9/api/v2", "us") == "http://127.0.0.1:9/api/v2"
+
+
+def test_csv_types_hold_across_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    lines = ["\ufeffid,amount,code,when"]
+    lines += [f"{i},{i}.5,{i:05d},2026-01-0{1 + i % 9}" for i in range(2_000)]
+    lines.append('n/a,,"",')
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+    layout = inspect_csv(path, block_size=4_096)
+    tables = list(read_csv_tables(path, layout, block_size=4_096))
+
+    assert len(tables) > 3 and layout.rows == 2_001
+    assert layout.types == [pa.string(), pa.float64(), pa.string(), pa.date32()]
+    assert layout.names == ["id", "amount", "code", "when"]
+    last = tables[-1].to_pylist()[-1]
+    assert last == {"id": "n/a", "amount": None, "code": "", "when": None}
+    with duckdb.connect() as con:
+        blocks = pa.concat_tables(tables)  # noqa: F841 - read by DuckDB below
+        assert con.sql("SELECT count(*), max(code) FROM blocks").fetchone() == (2_001, "01999")

@@ -19,14 +19,16 @@ What it does:
 - credentials and tokens are registered for redaction, and sent to no other origin.
 
 One `PasswordGrant` may be shared by several sessions (threads, event loops): the
-token lives there behind a thread lock; each `OAuth2Auth` serialises its own renewals
-with an asyncio lock created on first use in its loop."""
+token lives there behind a thread lock, and renewals are serialised per event loop by an
+asyncio lock the grant keeps for each loop, so sessions of one extract renew once between
+them instead of racing each other with the same (rotating) refresh token."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -49,6 +51,7 @@ class Token:
     expires_at: float | None  # monotonic seconds; None: the server gave no expiry
     refresh_token: str | None
     renew_at: float | None
+    issued_at: float = 0.0  # monotonic seconds
 
     @property
     def header(self) -> str:
@@ -89,6 +92,9 @@ class PasswordGrant:
         register_secret(client_id, client_secret, username, password)
         self._lock = threading.Lock()
         self._token: Token | None = None
+        self._renew_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self.grants: list[str] = []  # grant types sent, in order (for stats and tests)
 
     @property
@@ -96,11 +102,14 @@ class PasswordGrant:
         with self._lock:
             return self._token
 
-    def forget(self, stale: Token | None) -> None:
-        """Drop the token if it is still `stale` (another session may have renewed it)."""
+    def renew_lock(self) -> asyncio.Lock:
+        """The lock that serialises renewals of this grant within the running event loop."""
+        loop = asyncio.get_running_loop()
         with self._lock:
-            if self._token is stale:
-                self._token = None
+            lock = self._renew_locks.get(loop)
+            if lock is None:
+                lock = self._renew_locks[loop] = asyncio.Lock()
+            return lock
 
     # -- the grant requests ----------------------------------------------------------
 
@@ -170,6 +179,7 @@ class PasswordGrant:
                 if expires_in is not None
                 else None
             ),
+            issued_at=now,
         )
         with self._lock:
             self._token = token
@@ -207,7 +217,6 @@ class OAuth2Auth(httpx.Auth):
         self.origins = frozenset(origins)
         self.extra_headers = dict(extra_headers or {})
         self.on_token_request = on_token_request
-        self._renewing: asyncio.Lock | None = None
 
     def auth_flow(self, request: httpx.Request):  # pragma: no cover - async clients only
         raise RuntimeError("OAuth2Auth supports httpx.AsyncClient only")
@@ -233,8 +242,9 @@ class OAuth2Auth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
-        # the token died early (revoked, server restarted, clock skew): renew once, retry once
-        steps = self._renew(stale=token, force=True)
+        # the token died early (revoked, server restarted, clock skew): renew once, retry
+        # once; only a token issued after this 401 arrived can be trusted to be alive
+        steps = self._renew(stale=token, force=True, newer_than=time.monotonic())
         try:
             step = await steps.asend(None)
             while isinstance(step, httpx.Request):
@@ -258,19 +268,17 @@ class OAuth2Auth(httpx.Auth):
         return response
 
     async def _renew(
-        self, *, stale: Token | None, force: bool
+        self, *, stale: Token | None, force: bool, newer_than: float = 0.0
     ) -> AsyncGenerator[httpx.Request | Token, httpx.Response | None]:
         """Yields token requests (the caller sends them and passes back the answers),
         then the new Token. One renewal at a time per session; a token another request
-        renewed meanwhile is taken as it is."""
-        if self._renewing is None:
-            self._renewing = asyncio.Lock()
-        async with self._renewing:
+        renewed meanwhile is taken as it is — after a 401 (`force`) only if it was issued
+        after that 401 arrived (`newer_than`): a token another session obtained earlier,
+        even while our request was in flight, may have died with ours."""
+        async with self.grant.renew_lock():
             current = self.grant.token
-            if current is not None and current is not stale and not current.due():
-                yield current
-                return
-            if current is not None and not force and not current.due():
+            usable = current is not None and not current.due()
+            if usable and (not force or current.issued_at > newer_than):
                 yield current
                 return
             refresh = (current or stale).refresh_token if (current or stale) else None

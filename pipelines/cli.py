@@ -88,7 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
-        project.enter_project(args.project_dir)
+        exposure = project.secrets_exposure(project.enter_project(args.project_dir))
+        if exposure:
+            print(f"warning: {exposure}", file=sys.stderr, flush=True)
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         _fail(exc.line(), args.verbose)
@@ -127,12 +129,14 @@ def run_sources(
     summary_json: str | None,
     verbose: bool,
 ) -> int:
-    try:
-        built = build_sources(chosen, backfill)
-    except Exception as exc:
-        code, line = classify(exc)
-        _fail(line, verbose, exc)
-        return code if code in (2, 3) else 2
+    built = {}
+    for name in chosen:  # one at a time, so a failure is classified under its source's name
+        try:
+            built.update(build_sources([name], backfill))
+        except Exception as exc:
+            code, line = classify(exc, name)
+            _fail(line, verbose, exc)
+            return code if code in (2, 3) else 2
     wait = _lock_wait()
     results = [
         run_source(

@@ -11,10 +11,12 @@ from dlt.common.configuration.exceptions import (
     ConfigurationValueError,
     ConfigValueCannotBeCoercedException,
 )
+from dlt.common.configuration.specs.base_configuration import is_secret_hint
 from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.common.errors import ConfigError, PipelineError, config_key_help
+from sources.common.http import HttpPolicy
 from sources.common.redaction import redact
 
 SECRET_KEYS = ("token", "key", "secret", "password", "credentials", "account_id", "client_id")
@@ -56,6 +58,15 @@ def _contract_line(exc: DataValidationError, source: str | None) -> str:
     )
 
 
+def _is_secret(exc: ConfigFieldMissingException, key: str) -> bool:
+    """A `dlt.secrets.value` field (dlt's spec says so), or one named like a secret."""
+    try:
+        hint = exc.config.get_resolvable_fields().get(key)
+    except Exception:  # a spec without fields: fall back on the name
+        hint = None
+    return (hint is not None and is_secret_hint(hint)) or any(s in key for s in SECRET_KEYS)
+
+
 def _where(exc: ConfigFieldMissingException, source: str, key: str) -> str:
     """Where to set a missing key: a source setting, or a destination's (by dlt's traces)."""
     tried = [t.key for t in exc.traces.get(key, []) if t.key.startswith("DESTINATION__")]
@@ -64,7 +75,11 @@ def _where(exc: ConfigFieldMissingException, source: str, key: str) -> str:
         env = min(named, key=len)
         section = ".".join(env.lower().split("__")[:-1])
         return f"set {env} or {key} in [{section}] of .dlt/secrets.toml"
-    return config_key_help(source, key, secret=any(s in key for s in SECRET_KEYS))
+    return config_key_help(source, key, secret=_is_secret(exc, key))
+
+
+# dlt's coercion error names the field, not its section: these live in `[sources.x.http]`
+_HTTP_FIELDS = frozenset(HttpPolicy.get_resolvable_fields())
 
 
 def _config_error(exc: BaseException, source: str | None) -> ConfigError | None:
@@ -75,10 +90,11 @@ def _config_error(exc: BaseException, source: str | None) -> ConfigError | None:
         return ConfigError(f"missing setting(s) {', '.join(keys)}", source=source, hint=hints)
     if isinstance(exc, ConfigValueCannotBeCoercedException):
         hint_type = getattr(exc.hint, "__name__", str(exc.hint))
+        key = f"http.{exc.field_name}" if exc.field_name in _HTTP_FIELDS else exc.field_name
         return ConfigError(
-            f"setting {exc.field_name} cannot be read as {hint_type}",
+            f"setting {key} = {exc.field_value!r} cannot be read as {hint_type}",
             source=source,
-            hint=config_key_help(name, exc.field_name),
+            hint=config_key_help(name, key),
         )
     if isinstance(exc, ConfigurationValueError):
         return ConfigError(f"invalid configuration: {exc}", source=source)

@@ -7,6 +7,7 @@ resolve against it; cron starts jobs in `/`. So the CLI moves into the project f
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from sources.common.errors import ConfigError
@@ -31,3 +32,16 @@ def enter_project(explicit: str | None) -> Path:
     os.chdir(path)
     os.environ[ENV_VAR] = str(path)
     return path
+
+
+def secrets_exposure(project: Path) -> str | None:
+    """A warning when `.dlt/secrets.toml` can be read by the group or others, with the fix."""
+    secrets = project / ".dlt" / "secrets.toml"
+    try:
+        mode = stat.S_IMODE(secrets.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    who = [name for bits, name in ((0o070, "its group"), (0o007, "others")) if mode & bits]
+    return f"{secrets} is open to {' and '.join(who)} (mode {mode:o}); run: chmod 600 {secrets}"

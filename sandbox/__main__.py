@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         sandbox.stop()
+        # for the benchmarks, which run the sandbox as a child and read this on exit
+        print(f"served_429={sandbox.served_429()}", flush=True)
     return 0
 
 

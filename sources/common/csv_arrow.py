@@ -84,7 +84,10 @@ def _reader(path: Path, block_size: int, header: list[str] | None) -> pacsv.CSVS
         quoted_strings_can_be_null=False,
     )
     read = pacsv.ReadOptions(block_size=block_size, use_threads=True)
-    parse = pacsv.ParseOptions(newlines_in_values=True)
+    # in a one-column file an empty line is a row whose value is NULL, not a blank to skip
+    parse = pacsv.ParseOptions(
+        newlines_in_values=True, ignore_empty_lines=header is None or len(header) != 1
+    )
     return pacsv.open_csv(
         str(path), read_options=read, parse_options=parse, convert_options=convert
     )
@@ -134,8 +137,12 @@ def inspect_csv(path: Path, block_size: int = DEFAULT_BLOCK_SIZE) -> CsvLayout:
             seen_values[i] = True
             while not _fits(column, chosen[i]):
                 chosen[i] += 1
-    if not header:
-        return CsvLayout([], [], [], 0)
+    if not header:  # no rows at all: the header alone, when there is one
+        try:
+            with _reader(path, block_size, None) as probe:
+                header = probe.schema.names
+        except pa.ArrowInvalid:
+            return CsvLayout([], [], [], 0)
     if not chosen:  # a header and no rows
         chosen, seen_values = [0] * len(header), [False] * len(header)
     types = [

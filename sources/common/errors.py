@@ -83,4 +83,7 @@ class JobTimeout(VendorError):
 def config_key_help(source: str, key: str, *, secret: bool = False) -> str:
     """Where a user sets `key` of `source`: the file and the environment variable."""
     file = ".dlt/secrets.toml" if secret else ".dlt/config.toml"
-    return f"set {key} in [sources.{source}] of {file} or SOURCES__{source.upper()}__{key.upper()}"
+    *tables, leaf = key.split(".")  # "http.max_attempts": key max_attempts of [sources.x.http]
+    section = ".".join(["sources", source, *tables])
+    env = "__".join(["SOURCES", source, *tables, leaf]).upper()
+    return f"set {leaf} in [{section}] of {file} or {env}"

@@ -223,10 +223,17 @@ class VendorHttp:
                 cause = f"HTTP {exc.status} after {tries} attempts: {exc.detail}"
             raise VendorError(cause, source=self.source, endpoint=endpoint) from None
         detail = str(exc) or type(exc).__name__
+        hint = None
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            # nobody answered at all: a wrong URL setting as likely as an outage
+            _, host, port = origin_of(url)
+            detail = f"cannot connect to {host}:{port} ({detail})"
+            hint = f"check the URL settings in [sources.{self.source}] and that the host is up"
         raise VendorError(
             f"{type(exc).__name__} after {tries} attempts: {detail}",
             source=self.source,
             endpoint=endpoint,
+            hint=hint,
         ) from None
 
     async def _send(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Any
 
 import httpx
 
 from sources.common.errors import ConfigError, config_key_help
+from sources.common.http import HttpPolicy
 
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -56,7 +58,12 @@ def _require_number(source: str, key: str, value: object, kind: type, allow_zero
         number = kind(value) if not isinstance(value, bool) else None
     except (TypeError, ValueError):
         number = None
-    if number is None or number < 0 or (number == 0 and not allow_zero):
+    if (
+        number is None
+        or not math.isfinite(number)
+        or number < 0
+        or (number == 0 and not allow_zero)
+    ):
         wanted = "≥ 0" if allow_zero else "> 0"
         raise ConfigError(
             f"{key} = {value!r} must be a {kind.__name__} {wanted}",
@@ -88,3 +95,24 @@ def optional_list(source: str, key: str, value: object) -> list[str]:
             hint=config_key_help(source, key),
         )
     return [str(v) for v in value]
+
+
+# `[sources.<vendor>.http]` keys that may be 0 (no backoff, never sleep for Retry-After)
+_HTTP_ZERO_OK = ("backoff_initial", "max_retry_after")
+
+
+def require_http_policy(source: str, policy: HttpPolicy | None) -> HttpPolicy:
+    """`[sources.<vendor>.http]`: every timeout, count and delay a finite number, as documented."""
+    policy = policy or HttpPolicy()
+    for name, kind in (
+        ("connect_timeout", float),
+        ("read_timeout", float),
+        ("max_attempts", int),
+        ("backoff_initial", float),
+        ("backoff_max", float),
+        ("max_retry_after", float),
+        ("max_connections", int),
+    ):
+        check = require_non_negative if name in _HTTP_ZERO_OK else require_positive
+        setattr(policy, name, check(source, f"http.{name}", getattr(policy, name), kind))
+    return policy

@@ -49,6 +49,7 @@ from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
 from sources.common.oauth import PasswordGrant
 from sources.common.settings import (
+    require_http_policy,
     require_non_negative,
     require_positive,
     require_secret,
@@ -208,7 +209,7 @@ def make_config(
         bi_url=require_url(SOURCE, "bi_url", bi_url),
         page_size=int(require_positive(SOURCE, "page_size", page_size)),
         page_concurrency=int(require_positive(SOURCE, "page_concurrency", page_concurrency)),
-        http=http or HttpPolicy(),
+        http=require_http_policy(SOURCE, http),
     )
 
 

@@ -151,7 +151,15 @@ async def builder_pages(
 
     async def fetch(page_url: str) -> AsyncIterator[Page]:
         answer = await _post_query(http, page_url, body, what)
-        yield _page(answer, endpoint, paged=True)[0]
+        later = _page(answer, endpoint, paged=True)[0]
+        if not later.rows:  # every planned page lies inside `count`: a gap, never skip it
+            raise MalformedResponse(
+                f"{what}: empty page {httpx.URL(page_url).params} of {count} rows",
+                source=SOURCE,
+                endpoint=endpoint,
+                hint="the result changed while paging; rerun",
+            )
+        yield later
 
     urls = [http.require_vendor_url(u, "the builder's next link") for u in planned]
     async for outcome in fan_in(urls, fetch, concurrency=config.page_concurrency):

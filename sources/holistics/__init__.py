@@ -59,6 +59,7 @@ from sources.common.jobs import fan_in
 from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
+    require_http_policy,
     require_non_negative,
     require_positive,
     require_secret,
@@ -278,7 +279,7 @@ def make_config(
         page_size=size,
         job_timeout=float(require_positive(SOURCE, "job_timeout", job_timeout, float)),
         poll_interval=float(require_positive(SOURCE, "poll_interval", poll_interval, float)),
-        http=http or HttpPolicy(),
+        http=require_http_policy(SOURCE, http),
     )
 
 
@@ -333,7 +334,11 @@ def widget_options(value: object) -> dict[str, dict[str, Any]]:
     for widget_id, settings in value.items():
         key = f"widgets.{widget_id}"
         if not isinstance(settings, dict):
-            raise ConfigError(f"{key} must be a table", source=SOURCE)
+            raise ConfigError(
+                f"{key} must be a table of settings, got {settings!r}",
+                source=SOURCE,
+                hint=config_key_help(SOURCE, "widgets"),
+            )
         filters = check_conditions(f"{key}.filters", settings.get("filters"))
         date_filter = settings.get("date_filter_id")
         keys = settings.get("primary_key")

@@ -158,7 +158,7 @@ async def pages(
             yield items
         cursors = body.get("cursors") or {}
         after = cursors.get("next") if isinstance(cursors, dict) else None
-        if not after or not items:
+        if not after:  # an empty page that names a next cursor is not the end: follow it
             return
         if str(after) in seen:
             raise MalformedResponse(

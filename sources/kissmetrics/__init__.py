@@ -34,6 +34,7 @@ from sources.common.jobs import fan_in
 from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
+    require_http_policy,
     require_non_negative,
     require_positive,
     require_secret,
@@ -84,8 +85,10 @@ def kissmetrics_source(
         "time_zone": timezone(SOURCE, "time_zone", time_zone).name,
     }
     lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
+    if start_date:  # checked now, with the rest of the configuration, not mid-extract
+        parse_datetime(SOURCE, "start_date", start_date, pendulum.timezone(grid["time_zone"]))
     wanted = optional_list(SOURCE, "report_ids", report_ids)
-    columns = report_columns or {}
+    columns = check_report_columns(report_columns)
     workers = int(require_positive(SOURCE, "concurrency", concurrency))
 
     @dlt.resource(
@@ -194,7 +197,7 @@ def make_config(
         page_size=int(require_positive(SOURCE, "page_size", page_size)),
         job_timeout=float(require_positive(SOURCE, "job_timeout", job_timeout, float)),
         poll_interval=float(require_positive(SOURCE, "poll_interval", poll_interval, float)),
-        http=http or HttpPolicy(),
+        http=require_http_policy(SOURCE, http),
     )
 
 
@@ -301,6 +304,23 @@ def table_names(reports: list[dict[str, Any]]) -> dict[str, str]:
         taken.add(name)
         names[report["id"]] = name
     return names
+
+
+def check_report_columns(value: object) -> dict[str, list[str]]:
+    """`report_columns`: report id or name → a list of column names."""
+    if not value:
+        return {}
+    ok = isinstance(value, dict) and all(
+        isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+        for names in value.values()
+    )
+    if not ok:
+        raise ConfigError(
+            f"report_columns must map report ids or names to lists of column names, got {value!r}",
+            source=SOURCE,
+            hint=config_key_help(SOURCE, "report_columns"),
+        )
+    return {str(report): list(names) for report, names in value.items()}
 
 
 def column_names(report: dict[str, Any], configured: dict[str, list[str]]) -> list[str]:

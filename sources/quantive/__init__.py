@@ -78,6 +78,7 @@ from sources.common.records import records_to_table
 from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
+    require_http_policy,
     require_non_negative,
     require_positive,
     require_secret,
@@ -334,7 +335,7 @@ def make_config(
         base_url=require_url(SOURCE, "base_url", base_url),
         page_size=int(require_positive(SOURCE, "page_size", page_size)),
         concurrency=int(require_positive(SOURCE, "concurrency", concurrency)),
-        http=http or HttpPolicy(),
+        http=require_http_policy(SOURCE, http),
     )
 
 

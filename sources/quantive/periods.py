@@ -32,7 +32,7 @@ def parse_time_zone(value: object) -> tuple[str, pendulum.FixedTimezone]:
     if match and match["sign"]:
         offset = int(match["hours"]) * 3600 + int(match["minutes"] or 0) * 60
         offset = -offset if match["sign"] == "-" else offset
-    if not match or abs(offset) > 14 * 3600:
+    if not match or abs(offset) > 14 * 3600 or int((match and match["minutes"]) or 0) >= 60:
         raise ConfigError(
             f"time_zone = {value!r} is not a UTC offset like UTC, UTC+3 or UTC-2:30 "
             "(the form the Quantive API takes)",

@@ -52,6 +52,7 @@ from sources.common.errors import (
     ConfigError,
     MalformedResponse,
     PipelineError,
+    VendorError,
     config_key_help,
 )
 from sources.common.http import HttpPolicy, VendorHttp
@@ -214,7 +215,10 @@ def holistics_source(
 
                     async def export(plan: WidgetPlan) -> AsyncIterator[tuple[Path, CsvLayout]]:
                         path = Path(scratch) / f"{plan.widget_id}.csv"
-                        yield await export_widget(session, config, poller, plan, path)
+                        try:
+                            yield await export_widget(session, config, poller, plan, path)
+                        except VendorError as exc:
+                            raise unknown_widget(exc, plan, widgets_wanted) from None
 
                     async for outcome in fan_in(plans, export, concurrency=workers):
                         plan = outcome.spec
@@ -397,6 +401,24 @@ def plan_widget(
         },
     }
     return WidgetPlan(widget_id, list(by_filter.values()), own["primary_key"], window_end)
+
+
+def unknown_widget(exc: VendorError, plan: WidgetPlan, configured: list[str]) -> PipelineError:
+    """A widget of `widget_ids` that Holistics does not know is a configuration error
+    (exit 2, naming the key); any other failure stays the vendor error it is."""
+    if (
+        plan.widget_id in configured
+        and exc.cause.startswith("HTTP 404")
+        and "submit_export" in (exc.endpoint or "")
+    ):
+        return ConfigError(
+            f"widget_ids names widget {plan.widget_id}, which Holistics does not know "
+            f"({exc.cause})",
+            source=SOURCE,
+            resource=plan.table,
+            hint=config_key_help(SOURCE, "widget_ids"),
+        )
+    return exc
 
 
 async def export_targets(

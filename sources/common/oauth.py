@@ -228,32 +228,25 @@ class OAuth2Auth(httpx.Auth):
             yield request
             return
         token = self.grant.token
-        if token is None or token.due():
-            steps = self._renew(stale=token, force=False)
-            try:
-                step = await steps.asend(None)
-                while isinstance(step, httpx.Request):
-                    answer = yield step
-                    step = await steps.asend(await self._read(answer))
-            finally:
-                await steps.aclose()
-            token = step
-        self._sign(request, token)
-        response = yield request
-        if response.status_code != 401:
-            return
-        # the token died early (revoked, server restarted, clock skew): renew once, retry
-        # once; only a token issued after this 401 arrived can be trusted to be alive
-        steps = self._renew(stale=token, force=True, newer_than=time.monotonic())
-        try:
-            step = await steps.asend(None)
-            while isinstance(step, httpx.Request):
-                answer = yield step
-                step = await steps.asend(await self._read(answer))
-        finally:
-            await steps.aclose()
-        self._sign(request, step)
-        yield request
+        renewal = {"stale": token, "force": False} if token is None or token.due() else None
+        while True:
+            if renewal is not None:
+                steps = self._renew(**renewal)
+                try:
+                    step = await steps.asend(None)
+                    while isinstance(step, httpx.Request):
+                        answer = yield step
+                        step = await steps.asend(await self._read(answer))
+                finally:
+                    await steps.aclose()
+                token = step
+            self._sign(request, token)
+            response = yield request
+            if response.status_code != 401 or (renewal is not None and renewal["force"]):
+                return
+            # the token died early (revoked, server restarted, clock skew): renew once and
+            # retry once; only a token issued after this 401 arrived can be trusted alive
+            renewal = {"stale": token, "force": True, "newer_than": time.monotonic()}
 
     # -- internals -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from sources.common.errors import ConfigError
 
 FILE = "destinations.toml"
 DEFAULT = "duckdb"
+DUCKDB = {"memory_limit": "256MB", "preserve_insertion_order": False}
 _registered = False
 
 
@@ -36,9 +37,9 @@ class NamedDestination:
 def load_file(path: Path = Path(FILE)) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {
-            DEFAULT: {
+            DEFAULT: {  # as the project's destinations.toml has it
                 "destination": "duckdb",
-                "credentials": "data/warehouse.duckdb",
+                "credentials": {"database": "data/warehouse.duckdb", "global_config": DUCKDB},
                 "loader_file_format": "parquet",
             }
         }
@@ -82,6 +83,8 @@ def resolve(name: str | None) -> NamedDestination:
 
 
 def _ensure_parent(credentials: object) -> None:
-    """DuckDB creates the file, not its folder."""
+    """DuckDB creates the file, not its folder. Credentials are a path or a table."""
+    if isinstance(credentials, dict):
+        credentials = credentials.get("database")
     if isinstance(credentials, str) and credentials and ":" not in credentials:
         Path(credentials).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -94,6 +94,8 @@ class VendorServer:
         self.faults = Faults()
         self.requests: list[Recorded] = []
         self.served_429 = 0
+        self.peak_in_flight = 0  # most requests affected by `faults.path` answered at once
+        self._in_flight = 0
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
         self._random = random.Random(seed)
@@ -137,13 +139,24 @@ class VendorServer:
         with self._lock:
             self.requests.clear()
             self.served_429 = 0
+            self.peak_in_flight = 0
 
     # -- request handling ----------------------------------------------------------
 
     def handle(self, request: Request) -> tuple[Reply, str | None]:
         """The reply, and the body fault to apply to it ('html', 'truncate', 'reset')."""
+        affected = not self.faults.path or self.faults.path in request.path
+        with self._lock:
+            self._in_flight += affected
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            return self._answer(request, affected)
+        finally:
+            with self._lock:
+                self._in_flight -= affected
+
+    def _answer(self, request: Request, affected: bool) -> tuple[Reply, str | None]:
         faults = self.faults
-        affected = not faults.path or faults.path in request.path
         quota_headers: dict[str, str] = {}
         with self._lock:
             if faults.quota_limit:

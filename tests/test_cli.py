@@ -66,7 +66,7 @@ def test_sources_lists_resources_keys_and_cursors(cli: Cli) -> None:
     assert result.code == 0, result.output
     for name in names():
         assert f"\n{name}\n" in f"\n{result.stdout}"
-    assert "report_results       merge    primary key: _window_start, _row_number" in result.stdout
+    assert "report_results       merge    primary key: -; merge key: _window_start" in result.stdout
     assert "cursor:" in result.stdout
 
 

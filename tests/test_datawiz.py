@@ -114,8 +114,7 @@ def test_check_then_run_schema_carries_the_column_types_and_titles(
     assert columns["shop_name"]["data_type"] == "text"
     assert columns["shop_name"]["description"] == "Shop Name"
     assert columns["day_month_year_name"]["data_type"] == "date"
-    assert columns["date"]["primary_key"] and columns["date"]["merge_key"]
-    assert columns["key"]["primary_key"]
+    assert columns["date"]["merge_key"] and not columns["date"].get("primary_key")
     report = schema["tables"]["report_shops_sales__table"]["columns"]
     assert report["turnover_prev"]["data_type"] == "double"
     assert cli.sql(

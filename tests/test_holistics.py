@@ -272,9 +272,12 @@ def test_csv_types_hold_across_blocks(tmp_path: Path) -> None:
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
 
     layout = inspect_csv(path, block_size=4_096)
-    tables = list(read_csv_tables(path, layout, block_size=4_096))
+    tables = list(read_csv_tables(path, layout, block_size=4_096, table_rows=1))
+    gathered = list(read_csv_tables(path, layout, block_size=4_096, table_rows=1_000))
 
     assert len(tables) > 3 and layout.rows == 2_001
+    assert len(gathered) == 2 and gathered[0].num_rows >= 1_000  # blocks of ~200 rows gathered
+    assert pa.concat_tables(gathered).equals(pa.concat_tables(tables))
     assert layout.types == [pa.string(), pa.float64(), pa.string(), pa.date32()]
     assert layout.names == ["id", "amount", "code", "when"]
     last = tables[-1].to_pylist()[-1]

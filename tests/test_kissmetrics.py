@@ -96,6 +96,31 @@ def test_late_rows_and_corrections_arrive_on_the_next_run(cli: Cli, sandbox: San
     ) == [(12345.67,)]
 
 
+def test_results_pages_are_fetched_by_offset_page_concurrency_at_a_time(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    query = sandbox.kissmetrics.query
+    query.faults.path = "/results"
+    query.faults.slow_seconds = 0.05  # long enough for requests in flight to overlap
+    settings = {
+        "SOURCES__KISSMETRICS__PAGE_SIZE": "7",
+        "SOURCES__KISSMETRICS__PAGE_CONCURRENCY": "3",
+        "SOURCES__KISSMETRICS__CONCURRENCY": "1",  # one report run at a time
+    }
+
+    result = cli("run", "kissmetrics", extra_env=settings)
+
+    assert result.code == 0, result.output
+    assert_exact(cli, sandbox)
+    assert query.peak_in_flight == 3
+    offsets: dict[str, list[int]] = {}
+    for request in query.seen("/results", "GET"):
+        assert request.query["limit"] == ["7"]
+        offsets.setdefault(request.path, []).append(int(request.query["offset"][0]))
+    for asked in offsets.values():  # every page once, none skipped, none asked twice
+        assert sorted(asked) == list(range(0, max(asked) + 1, 7))
+
+
 def test_survives_a_429_storm_and_5xx_bursts(cli: Cli, sandbox: Sandbox) -> None:
     km = sandbox.kissmetrics
     km.query.faults.rate_limit_burst = 6

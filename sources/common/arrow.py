@@ -160,3 +160,13 @@ def _lossless(original: pa.ChunkedArray, cast: pa.ChunkedArray) -> bool:
     if pa.types.is_floating(original.type) and pa.types.is_integer(cast.type):
         return pc.all(pc.equal(pc.cast(cast, original.type), original)).as_py() is not False
     return True
+
+
+def required(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """Mark key columns not-null in the Arrow schema, as dlt has them for primary and merge
+    keys; otherwise dlt warns, on every table, that the hints differ."""
+    fields = [
+        f.with_nullable(False) if f.name in names and table.column(f.name).null_count == 0 else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))

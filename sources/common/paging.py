@@ -30,19 +30,29 @@ FetchPage = Callable[[int, int], Awaitable[Page]]
 
 
 async def pages_by_total(
-    fetch: FetchPage, *, page_size: int, concurrency: int = 4, what: str = "list"
+    fetch: FetchPage,
+    *,
+    page_size: int,
+    concurrency: int = 4,
+    what: str = "list",
+    source: str | None = None,
+    endpoint: str | None = None,
 ) -> AsyncIterator[Page]:
     """Yield every page of a list whose first page carries the total item count.
 
     `fetch(skip, take)` returns one `Page`. Pages after the first come in completion
-    order, not in `skip` order."""
+    order, not in `skip` order. `source` and `endpoint` name where a gap was found."""
     first = await fetch(0, page_size)
     yield first
     total, step = first.total, len(first.items)
     if step >= total:
         return
     if step == 0:
-        raise MalformedResponse(f"{what}: first page is empty but the total is {total}")
+        raise MalformedResponse(
+            f"{what}: first page is empty but the total is {total}",
+            source=source,
+            endpoint=endpoint,
+        )
     step = min(step, page_size)
     skips = list(range(step, total, step))
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -53,6 +63,8 @@ async def pages_by_total(
         if not page.items:
             raise MalformedResponse(
                 f"{what}: empty page at skip {skip} of {total}",
+                source=source,
+                endpoint=endpoint,
                 hint="the list changed while paging; rerun",
             )
         return page

@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 from dlt.common.configuration.inject import with_config
 from dlt.extract.resource import DltResource
 
-from sources.common.arrow import Spool
+from sources.common.arrow import Spool, required
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
@@ -59,7 +59,7 @@ from sources.common.stats import record_part_failure
 from sources.common.windows import Window, next_cursor, parse_datetime, timezone
 from sources.datawiz import client
 from sources.datawiz.client import SOURCE, DatawizConfig
-from sources.datawiz.frames import Framer, day_of_keys, required, with_column
+from sources.datawiz.frames import Framer, day_of_keys, with_column
 from sources.datawiz.queries import ReportSpec, TableSpec, parse_reports, parse_tables
 
 log = logging.getLogger(__name__)
@@ -306,11 +306,9 @@ def builder_resource(
     spec: TableSpec, config: DatawizConfig, plan: DayPlan, workers: int
 ) -> DltResource:
     if spec.incremental:
-        hints: dict[str, Any] = {
-            "write_disposition": "merge",
-            "primary_key": (DATE, "key"),
-            "merge_key": DATE,
-        }
+        # each day is replaced whole: the merge key alone (see kissmetrics' report_results
+        # for why (date, key) is not declared as primary key as well)
+        hints: dict[str, Any] = {"write_disposition": "merge", "merge_key": DATE}
     else:
         hints = {"write_disposition": "replace"}
 

@@ -170,12 +170,3 @@ def with_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
     if index >= 0:
         return table.set_column(index, name, values)
     return table.append_column(name, values)
-
-
-def required(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
-    """Mark key columns not-null in the Arrow schema, as dlt has them (no override warning)."""
-    fields = [
-        f.with_nullable(False) if f.name in names and table.column(f.name).null_count == 0 else f
-        for f in table.schema
-    ]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))

@@ -26,7 +26,9 @@ Two modes per widget:
   `primary_key` (CSV columns). The filter is set to `between [cursor - lookback_days,
   today]` (ISO dates, UTC), rows are merged on the key, and the cursor (resource state
   `cursors`) moves to today when the export succeeds. `run --start/--end` fetches that
-  window instead and leaves the cursor alone.
+  window instead and leaves the cursor alone. An export's rows are loaded as they come,
+  not deduplicated on the key: dlt's deduplication would keep one arbitrary row of a
+  repeated key and drop the others without a word (and sort every load to do it).
 
 Assumptions about the API are in `client.py`'s docstring."""
 
@@ -46,6 +48,7 @@ import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
+from sources.common.arrow import required
 from sources.common.batch_jobs import BatchPoller
 from sources.common.csv_arrow import CsvFormatError, CsvLayout, inspect_csv, read_csv_tables
 from sources.common.errors import (
@@ -476,7 +479,11 @@ def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan) -> Iterator[A
     if plan.primary_key:
         hints = dlt.mark.make_hints(
             table_name=plan.table,
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            write_disposition={
+                "disposition": "merge",
+                "strategy": "delete-insert",
+                "deduplicated": True,  # see the module docstring
+            },
             primary_key=plan.primary_key,
         )
     else:
@@ -489,7 +496,9 @@ def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan) -> Iterator[A
         log.warning("%s: %s: the export has no rows; nothing loaded", SOURCE, plan.table)
         return
     widget_id = int(plan.widget_id) if plan.widget_id.isdigit() else plan.widget_id
+    wanted = plan.primary_key or []
+    keys = tuple(n for n in layout.names if _naming.normalize_identifier(n) in wanted)
     for table in read_csv_tables(path, layout):
         marker = pa.array([widget_id] * table.num_rows)
         table = table.append_column(pa.field(WIDGET_KEY, marker.type, nullable=False), marker)
-        yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+        yield dlt.mark.with_hints(required(table, keys), hints, create_table_variant=True)

@@ -63,6 +63,7 @@ def kissmetrics_source(
     window_days: int = 7,
     lookback_days: int = 1,
     page_size: int = 1000,
+    page_concurrency: int = 4,
     concurrency: int = 8,
     job_timeout: float = 600.0,
     poll_interval: float = 1.0,
@@ -77,6 +78,7 @@ def kissmetrics_source(
         query_url,
         http,
         page_size=page_size,
+        page_concurrency=page_concurrency,
         job_timeout=job_timeout,
         poll_interval=poll_interval,
     )
@@ -105,7 +107,11 @@ def kissmetrics_source(
         data_from=reports,
         name="report_results",
         write_disposition="merge",
-        primary_key=(WINDOW_KEY, "_row_number"),
+        # A window is replaced whole, so the merge key alone says what a load replaces; its
+        # rows are unique by (_window_start, _row_number) by construction. Declaring that
+        # as primary key too would make dlt delete on `merge key OR primary key`, a join
+        # DuckDB can only run as a cross product (out of memory on a 1M-row rerun), and
+        # sort every load to deduplicate rows that cannot repeat.
         merge_key=WINDOW_KEY,
     )
     async def report_results(listed: list[dict[str, Any]]) -> AsyncIterator[Any]:
@@ -186,6 +192,7 @@ def make_config(
     http: HttpPolicy | None,
     *,
     page_size: object = 1000,
+    page_concurrency: object = 4,
     job_timeout: object = 600.0,
     poll_interval: object = 1.0,
 ) -> KissmetricsConfig:
@@ -195,6 +202,7 @@ def make_config(
         api_url=require_url(SOURCE, "api_url", api_url),
         query_url=require_url(SOURCE, "query_url", query_url),
         page_size=int(require_positive(SOURCE, "page_size", page_size)),
+        page_concurrency=int(require_positive(SOURCE, "page_concurrency", page_concurrency)),
         job_timeout=float(require_positive(SOURCE, "job_timeout", job_timeout, float)),
         poll_interval=float(require_positive(SOURCE, "poll_interval", poll_interval, float)),
         http=require_http_policy(SOURCE, http),

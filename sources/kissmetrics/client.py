@@ -9,8 +9,10 @@ Assumptions where the doc is silent or contradicts itself, kept here for the nex
 - Dates: the prose says Unix seconds, the example sends ISO-8601 with the zone's offset
   and an inclusive end one second before the next window. We send the example's form.
 - Error bodies are `{"meta": {"status", "message"}}`; we show `message` when present.
-- Results paging: `limit` (page_size, default 1,000) and `offset`; we follow the `next`
-  link when given and otherwise stop at `pagination.total`.
+- Results paging: `limit` (page_size, default 1,000) and `offset`. The first page's
+  `pagination.total` tells how many rows there are, so the other pages are asked for by
+  offset, `page_concurrency` at a time, rather than by walking the `next` links one by
+  one; a page must answer for the offset it was asked for.
 - A report's definition may carry `columns`; when it does, they name the result columns.
 - Status and results URLs must stay on the configured hosts: a `Location` elsewhere is
   refused, so the token never leaves Kissmetrics."""
@@ -27,6 +29,7 @@ import pendulum
 from sources.common.errors import MalformedResponse
 from sources.common.http import HttpPolicy, ScopedAuth, VendorHttp, describe_plain, origin_of
 from sources.common.jobs import poll_until
+from sources.common.paging import Page, pages_by_total
 from sources.common.windows import Window
 
 SOURCE = "kissmetrics"
@@ -38,6 +41,7 @@ class KissmetricsConfig:
     api_url: str
     query_url: str
     page_size: int
+    page_concurrency: int
     job_timeout: float
     poll_interval: float
     http: HttpPolicy
@@ -112,36 +116,36 @@ async def run_report(
 async def _pages(
     http: VendorHttp, config: KissmetricsConfig, results_url: str
 ) -> AsyncIterator[tuple[int, list[list[Any]]]]:
-    url: str | None = results_url
-    params: dict[str, int] | None = {"limit": config.page_size, "offset": 0}
-    while url:
-        body = await http.get_json(url, params=params)
+    endpoint = f"GET {httpx.URL(results_url).path}"
+
+    async def fetch(skip: int, take: int) -> Page:
+        body = await http.get_json(results_url, params={"limit": take, "offset": skip})
         try:
             rows, pagination = body["data"], body["pagination"]
             offset, total = int(pagination["offset"]), int(pagination["total"])
+            if not isinstance(rows, list):
+                raise TypeError
         except (KeyError, TypeError, ValueError):
             raise MalformedResponse(
-                "results page without data/pagination",
-                source=SOURCE,
-                endpoint=f"GET {httpx.URL(url).path}",
+                "results page without data/pagination", source=SOURCE, endpoint=endpoint
             ) from None
-        if not rows and offset < total:
+        if offset != skip:
             raise MalformedResponse(
-                f"empty results page at offset {offset} of {total}",
+                f"asked for the results page at offset {skip}, got offset {offset}",
                 source=SOURCE,
-                endpoint=f"GET {httpx.URL(url).path}",
-                hint="the result changed while paging; rerun",
+                endpoint=endpoint,
             )
-        yield offset, rows
-        next_link = next(
-            (link["href"] for link in body.get("links") or [] if link.get("rel") == "next"), None
-        )
-        if next_link:
-            url, params = http.require_vendor_url(next_link, "the results' next link"), None
-        elif offset + len(rows) < total:
-            params = {"limit": config.page_size, "offset": offset + len(rows)}
-        else:
-            url = None
+        return Page(skip, rows, total)
+
+    async for page in pages_by_total(
+        fetch,
+        page_size=config.page_size,
+        concurrency=config.page_concurrency,
+        what="report results",
+        source=SOURCE,
+        endpoint=endpoint,
+    ):
+        yield page.skip, page.items
 
 
 def _location(http: VendorHttp, response: httpx.Response, what: str) -> str:

@@ -122,15 +122,15 @@ async def paged(
         body = await http.get_json(url, params={**params, "skip": skip, "take": take})
         return _page(body, skip, f"GET {httpx.URL(url).path}")
 
-    try:
-        async for page in pages_by_total(
-            fetch, page_size=config.page_size, concurrency=config.concurrency, what=path
-        ):
-            yield page
-    except MalformedResponse as exc:
-        exc.source = exc.source or SOURCE
-        exc.endpoint = exc.endpoint or f"GET {httpx.URL(url).path}"
-        raise
+    async for page in pages_by_total(
+        fetch,
+        page_size=config.page_size,
+        concurrency=config.concurrency,
+        what=path,
+        source=SOURCE,
+        endpoint=f"GET {httpx.URL(url).path}",
+    ):
+        yield page
 
 
 async def count_kpis(http: VendorHttp, config: QuantiveConfig) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pendulum
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sources.common.csv_arrow import inspect_csv, read_csv_tables
@@ -159,6 +159,14 @@ def spans(draw: st.DrawFn):
 
 @FAST
 @given(spans())
+@example(  # found by hypothesis: a DST change that skips local midnight
+    (
+        pendulum.timezone("America/Santiago"),
+        pendulum.datetime(2020, 9, 1, tz="America/Santiago"),
+        pendulum.datetime(2020, 9, 6, 2, tz="America/Santiago"),
+        1,
+    )
+)
 def test_grid_windows_are_contiguous_whole_local_days(span) -> None:
     tz, start, end, days = span
     origin = pendulum.datetime(*ORIGIN_DAY, tz=tz)
@@ -167,7 +175,10 @@ def test_grid_windows_are_contiguous_whole_local_days(span) -> None:
     for before, after in itertools.pairwise(windows):
         assert before.end == after.start  # contiguous, no overlap
     for window in windows:
-        assert (window.start.hour, window.start.minute) == (0, 0)  # local midnight
+        # the first instant of its local day: midnight, or 01:00 where a DST change skips
+        # midnight (America/Santiago, 2020-09-06)
+        day = window.start.date()
+        assert window.start == pendulum.datetime(day.year, day.month, day.day, tz=tz)
         assert (window.end.date() - window.start.date()).days == days
         assert (window.start.date() - origin.date()).days % days == 0  # on the grid
         assert window.complete == (window.end <= end)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,11 @@ def positional_rows_to_table(
     constants: dict[str, pa.Array] | None = None,
 ) -> pa.Table:
     """Rows as positional arrays → a table; unnamed positions n get `col_<n>` names."""
-    width = max((len(r) for r in rows), default=len(names))
+    values = list(zip_longest(*rows))  # columns; short rows are padded with None
+    width = max(len(values), len(names))
     all_names = list(names) + [f"col_{i}" for i in range(len(names), width)]
-    columns = {
-        name: column_array([row[i] if i < len(row) else None for row in rows])
-        for i, name in enumerate(all_names)
-    }
+    values += [(None,) * len(rows)] * (width - len(values))  # named, but in no row
+    columns = {name: column_array(values[i]) for i, name in enumerate(all_names)}
     if constants:
         columns.update(constants)
     return pa.table(columns)

@@ -346,8 +346,8 @@ def column_names(report: dict[str, Any], configured: dict[str, list[str]]) -> li
 def stamp(table: pa.Table, window: Window, offset: int) -> pa.Table:
     rows = table.num_rows
     ts = pa.timestamp("us", tz="UTC")
-    start = pa.array([window.start] * rows, type=ts)
-    end = pa.array([window.end] * rows, type=ts)
+    start = pa.repeat(pa.scalar(window.start, type=ts), rows)  # not a list of datetimes:
+    end = pa.repeat(pa.scalar(window.end, type=ts), rows)  # 1M of those took 3.5 s
     numbers = pa.array(range(offset, offset + rows), type=pa.int64())
     for name, values in ((WINDOW_KEY, start), ("_window_end", end), ("_row_number", numbers)):
         table = table.append_column(pa.field(name, values.type, nullable=False), values)

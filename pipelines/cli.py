@@ -188,7 +188,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
             hints = resource.compute_table_schema()
             keys = [c for c, v in hints.get("columns", {}).items() if v.get("primary_key")]
             merge = [c for c, v in hints.get("columns", {}).items() if v.get("merge_key")]
-            line = f"  {resource.name:<20} {resource.write_disposition:<8}"
+            disposition = hints.get("write_disposition")
+            if isinstance(disposition, dict):  # {"disposition": "merge", "strategy": …}
+                disposition = disposition.get("disposition")
+            line = f"  {resource.name:<20} {disposition:<8}"
             line += f" primary key: {', '.join(keys) or '-'}"
             if merge:
                 line += f"; merge key: {', '.join(merge)}"

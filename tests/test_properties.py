@@ -163,7 +163,7 @@ def spans(draw: st.DrawFn):
     (
         pendulum.timezone("America/Santiago"),
         pendulum.datetime(2020, 9, 1, tz="America/Santiago"),
-        pendulum.datetime(2020, 9, 6, 2, tz="America/Santiago"),
+        pendulum.datetime(2020, 9, 7, 2, tz="America/Santiago"),  # and the day after
         1,
     )
 )

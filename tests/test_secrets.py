@@ -97,7 +97,8 @@ def test_no_secret_in_anything_the_pipeline_writes(cli: Cli, sandbox: Sandbox) -
     def run(label: str, *args: str, expect: int, env: dict[str, str] | None = None) -> None:
         summary = cli.tmp / f"{label}.json"
         argv = [*args, "--summary-json", str(summary)] if args[0] == "run" else list(args)
-        result = cli(*argv, extra_env=env)
+        # keep the loaded packages' files (deleted by default) so they are searched too
+        result = cli(*argv, extra_env={"LOAD__DELETE_COMPLETED_JOBS": "false", **(env or {})})
         assert result.code == expect, (label, result.output)
         out[f"{label}: stdout+stderr"] = [result.output.encode()]
         if summary.exists():

@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
+from sources.common.memory import release_memory
+
 
 def column_array(values: Sequence[Any]) -> pa.Array:
     """An Arrow array of the values' own type; mixed types fall back to strings."""
@@ -96,6 +98,7 @@ class Spool:
     def close(self) -> None:
         self._close_writer()
         self._dir.cleanup()
+        release_memory()  # a spool is a bulk part: its pages and batches are done with
 
     def __enter__(self) -> Spool:
         return self

@@ -28,6 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from sources.common.memory import release_memory
+
 # Bytes of CSV per parsed block. pyarrow's streaming reader reads up to 32 blocks ahead,
 # so memory grows with the block size (8 MiB blocks held ~250 MB more on a 1M-row export);
 # 256 KiB parses nearly as fast. Blocks are handed on gathered into tables of TABLE_ROWS,
@@ -106,9 +108,7 @@ def _string_batches(path: Path, block_size: int) -> Iterator[tuple[list[str], pa
         with _reader(path, block_size, header) as reader:
             for batch in reader:
                 yield header, batch
-        # the allocator keeps the read-ahead blocks' pages otherwise, and the load that
-        # follows (DuckDB in the same process) would stack its memory on top
-        pa.default_memory_pool().release_unused()
+        release_memory()  # the read-ahead blocks' pages, before the next pass or the load
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return

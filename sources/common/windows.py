@@ -59,14 +59,24 @@ def parse_datetime(source: str, key: str, value: object, tz: pendulum.Timezone) 
 
 
 def grid_windows(origin: DateTime, start: DateTime, end: DateTime, days: int) -> Iterator[Window]:
-    """Grid windows of `days` local days that cover [start, end)."""
-    origin = origin.start_of("day")
-    index = (start.date() - origin.date()).days // days
-    window_start = origin.add(days=index * days)
+    """Grid windows of `days` local days that cover [start, end).
+
+    Each bound is computed from the origin's date, not by adding days to the previous
+    bound: where a DST change skips midnight (America/Santiago, 2020-09-06) that day
+    starts at 01:00, and the days after it must start at midnight again."""
+    first = origin.date()
+    index = (start.date() - first).days // days
+    window_start = day_start(first.add(days=index * days), origin.timezone)
     while window_start < end:
-        window_end = window_start.add(days=days)
+        index += 1
+        window_end = day_start(first.add(days=index * days), origin.timezone)
         yield Window(window_start, window_end, complete=window_end <= end)
         window_start = window_end
+
+
+def day_start(day: pendulum.Date, tz: pendulum.Timezone) -> DateTime:
+    """The first instant of a local day: midnight, or later where a DST change skips it."""
+    return pendulum.datetime(day.year, day.month, day.day, tz=tz)
 
 
 def next_cursor(cursor: DateTime | None, done: list[Window], start: DateTime) -> DateTime | None:

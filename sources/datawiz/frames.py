@@ -161,6 +161,11 @@ def day_of_keys(table: pa.Table) -> pa.Array:
     keys = table.column("key").combine_chunks() if "key" in table.column_names else None
     if keys is None:
         return pa.nulls(table.num_rows, pa.date32())
+    prefix = "day_month_year="
+    if pc.all(pc.starts_with(keys, prefix)).as_py():  # the date leads: slice, no regex
+        days = pc.utf8_slice_codeunits(keys, len(prefix), len(prefix) + 10)
+        if pc.all(pc.match_substring_regex(days, r"^\d{4}-\d{2}-\d{2}$")).as_py():
+            return pc.cast(days, pa.date32())
     days = pc.struct_field(pc.extract_regex(keys, _DAY_IN_KEY), [0])
     return pc.cast(days, pa.date32())
 

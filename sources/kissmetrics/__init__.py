@@ -64,7 +64,7 @@ def kissmetrics_source(
     lookback_days: int = 1,
     page_size: int = 1000,
     page_concurrency: int = 4,
-    concurrency: int = 8,
+    concurrency: int = 20,
     job_timeout: float = 600.0,
     poll_interval: float = 1.0,
     http: HttpPolicy = None,

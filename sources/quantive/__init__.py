@@ -160,7 +160,13 @@ def quantive_source(
     @dlt.transformer(
         data_from=kpis,
         name="kpi_snapshots",
-        write_disposition="merge",
+        # one row per KPI and group by construction (windows are whole groups, batches
+        # distinct KPIs): dlt's deduplication would only sort every load to drop nothing
+        write_disposition={
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            "deduplicated": True,
+        },
         primary_key=("kpi_id", "group"),
         columns={CURSOR: {"data_type": "date"}},
     )

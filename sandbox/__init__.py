@@ -107,8 +107,9 @@ class Sandbox:
     def apply_faults(self, spec: str) -> None:
         """`vendor.knob=value,…`, e.g. `kissmetrics.error_rate=0.2,kissmetrics.job_latency=2`.
 
-        Knobs of `Faults` apply to every host of the vendor; any other knob is an
-        attribute of the vendor's simulator (job_latency, never_complete, …)."""
+        A knob of the vendor's simulator (job_latency, never_complete, Holistics'
+        per-endpoint `quota_window`, …) is set on it; the other knobs of `Faults` apply
+        to every host of the vendor."""
         types = Faults.field_types()
         for item in filter(None, (part.strip() for part in spec.split(","))):
             try:
@@ -117,12 +118,12 @@ class Sandbox:
                 sim = self.sims[vendor]
             except (ValueError, KeyError):
                 raise ValueError(f"bad fault {item!r}: want vendor.knob=value") from None
-            if knob in types:
-                for server in sim.servers:
-                    setattr(server.faults, knob, types[knob](value))
-            elif hasattr(sim, knob) and not knob.startswith("_"):
+            if hasattr(sim, knob) and not knob.startswith("_"):
                 current = getattr(sim, knob)
                 setattr(sim, knob, _coerce(current, value))
+            elif knob in types:
+                for server in sim.servers:
+                    setattr(server.faults, knob, types[knob](value))
             else:
                 known = sorted(types) + [f.name for f in dataclasses.fields(Faults)]
                 raise ValueError(f"unknown fault knob {knob!r}; known: {', '.join(known)}")

@@ -43,6 +43,11 @@ def classify(exc: BaseException, source: str | None = None) -> tuple[int, str]:
             return config.exit_code, config.line()
     root = list(_chain(exc))[-1]  # dlt's wrappers repeat the cause; the last link is it
     text = " ".join(str(root).split()) or type(root).__name__
+    if type(root).__name__ == "OutOfMemoryException":  # DuckDB, at its memory_limit
+        text = text.split(" Possible solutions:")[0][:200] + (
+            "; raise memory_limit in destinations.toml ([<destination>.credentials] "
+            "global_config) and rerun"
+        )
     prefix = f"{source}: " if source else ""
     step = f" (during {exc.step})" if isinstance(exc, PipelineStepFailed) else ""
     return 1, redact(f"{prefix}{type(root).__name__}{step}: {text[:300]}")

@@ -98,3 +98,17 @@ def test_demo_loads_every_source_and_shows_a_query(tmp_path: Path) -> None:
     with duckdb.connect(str(project / "data" / "demo.duckdb"), read_only=True) as con:
         schemas = {row[0] for row in con.sql("SELECT schema_name FROM duckdb_schemas()").fetchall()}
         assert set(names()) <= schemas
+
+
+def test_duckdb_out_of_memory_names_the_setting_that_fixes_it(tmp_path: Path) -> None:
+    import duckdb
+
+    from pipelines.failures import classify
+
+    con = duckdb.connect(str(tmp_path / "x.duckdb"), config={"memory_limit": "2MB"})
+    with con, pytest.raises(duckdb.OutOfMemoryException) as raised:
+        con.sql("SELECT length(list(range)) FROM range(3000000)").fetchall()
+    code, line = classify(raised.value, "quantive")
+    assert code == 1
+    assert line.startswith("quantive: OutOfMemoryException: Out of Memory Error")
+    assert "raise memory_limit in destinations.toml" in line and "Possible solutions" not in line

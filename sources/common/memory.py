@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -25,7 +26,7 @@ def release_memory() -> None:
 
 
 @functools.cache
-def _malloc_trim() -> ctypes._CFuncPtr | None:
+def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
     name = ctypes.util.find_library("c")
     try:

@@ -314,4 +314,15 @@ def _configure_logging(verbose: bool) -> None:
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("dlt").addFilter(RedactingFilter())
+    logging.getLogger("asyncio").addFilter(_drop_asyncgen_close_noise)
     install_redaction()
+
+
+def _drop_asyncgen_close_noise(record: logging.LogRecord) -> bool:
+    """When an extract fails, dlt stops its event loop with the source's async generators
+    still suspended, and asyncio logs a traceback for each it cannot close ("aclose():
+    asynchronous generator is already running"). The failure itself is already one
+    `error:` line; these tracebacks only bury it. Kept with --verbose (asyncio's DEBUG)."""
+    if record.getMessage().startswith("an error occurred during closing of asynchronous"):
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True

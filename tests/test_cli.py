@@ -3,6 +3,7 @@ usage errors, the sources listing and the demo."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -112,3 +113,22 @@ def test_duckdb_out_of_memory_names_the_setting_that_fixes_it(tmp_path: Path) ->
     assert code == 1
     assert line.startswith("quantive: OutOfMemoryException: Out of Memory Error")
     assert "raise memory_limit in destinations.toml" in line and "Possible solutions" not in line
+
+
+def test_asyncio_tracebacks_of_unclosed_generators_are_dropped_unless_verbose() -> None:
+    from pipelines.cli import _drop_asyncgen_close_noise
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, message, None, None)
+
+    noise = record("an error occurred during closing of asynchronous generator <x>")
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.INFO)
+        assert not _drop_asyncgen_close_noise(noise)
+        assert _drop_asyncgen_close_noise(record("Task exception was never retrieved"))
+        root.setLevel(logging.DEBUG)  # --verbose
+        assert _drop_asyncgen_close_noise(noise)
+    finally:
+        root.setLevel(level)

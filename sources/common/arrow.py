@@ -168,6 +168,8 @@ def _lossless(original: pa.ChunkedArray, cast: pa.ChunkedArray) -> bool:
 def required(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
     """Mark key columns not-null in the Arrow schema, as dlt has them for primary and merge
     keys; otherwise dlt warns, on every table, that the hints differ."""
+    if not names:
+        return table
     fields = [
         f.with_nullable(False) if f.name in names and table.column(f.name).null_count == 0 else f
         for f in table.schema

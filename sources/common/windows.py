@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import pendulum
 from pendulum import DateTime
@@ -48,7 +49,7 @@ def parse_datetime(source: str, key: str, value: object, tz: pendulum.Timezone) 
     except Exception:
         parsed = None
     if isinstance(parsed, pendulum.Date) and not isinstance(parsed, DateTime):
-        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=tz)
+        parsed = day_start(parsed, tz)
     if not isinstance(parsed, DateTime):
         raise ConfigError(
             f"{key} = {value!r} is not an ISO date or datetime",
@@ -74,7 +75,7 @@ def grid_windows(origin: DateTime, start: DateTime, end: DateTime, days: int) ->
         window_start = window_end
 
 
-def day_start(day: pendulum.Date, tz: pendulum.Timezone) -> DateTime:
+def day_start(day: date, tz: pendulum.Timezone) -> DateTime:
     """The first instant of a local day: midnight, or later where a DST change skips it."""
     return pendulum.datetime(day.year, day.month, day.day, tz=tz)
 

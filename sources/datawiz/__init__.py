@@ -56,7 +56,7 @@ from sources.common.settings import (
     require_url,
 )
 from sources.common.stats import record_part_failure
-from sources.common.windows import Window, next_cursor, parse_datetime, timezone
+from sources.common.windows import Window, day_start, next_cursor, parse_datetime, timezone
 from sources.datawiz import client
 from sources.datawiz.client import SOURCE, DatawizConfig
 from sources.datawiz.frames import Framer, day_of_keys, with_column
@@ -281,7 +281,7 @@ class DayPlan:
         out = []
         while start < end:
             stop = min(end, start + pendulum.duration(days=step))
-            out.append(Window(self._at(start), self._at(stop), complete=True))
+            out.append(Window(day_start(start, self.tz), day_start(stop, self.tz), complete=True))
             start = stop
         return out
 
@@ -289,17 +289,14 @@ class DayPlan:
         """The run's days as one window (at least yesterday)."""
         start, end = self.span(None)
         start = min(start, end - pendulum.duration(days=1))
-        return Window(self._at(start), self._at(end), complete=True)
+        return Window(day_start(start, self.tz), day_start(end, self.tz), complete=True)
 
     def moved(self, cursor: str | None, done: list[Window]) -> str | None:
         """The cursor after a run (never backwards, never over a gap)."""
         start, _ = self.span(cursor)
-        stored = self._at(date.fromisoformat(cursor)) if cursor else None
-        position = next_cursor(stored, done, self._at(start))
+        stored = day_start(date.fromisoformat(cursor), self.tz) if cursor else None
+        position = next_cursor(stored, done, day_start(start, self.tz))
         return position.date().isoformat() if position is not None else cursor
-
-    def _at(self, day: date) -> pendulum.DateTime:
-        return pendulum.datetime(day.year, day.month, day.day, tz=self.tz)
 
 
 def builder_resource(

@@ -499,6 +499,6 @@ def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan) -> Iterator[A
     wanted = plan.primary_key or []
     keys = tuple(n for n in layout.names if _naming.normalize_identifier(n) in wanted)
     for table in read_csv_tables(path, layout):
-        marker = pa.array([widget_id] * table.num_rows)
+        marker = pa.repeat(pa.scalar(widget_id), table.num_rows)
         table = table.append_column(pa.field(WIDGET_KEY, marker.type, nullable=False), marker)
         yield dlt.mark.with_hints(required(table, keys), hints, create_table_variant=True)

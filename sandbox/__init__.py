@@ -12,6 +12,7 @@ seeded, deterministic data of the requested size, and takes fault knobs at runti
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,8 +129,34 @@ class Sandbox:
                 known = sorted(types) + [f.name for f in dataclasses.fields(Faults)]
                 raise ValueError(f"unknown fault knob {knob!r}; known: {', '.join(known)}")
 
+    def apply_dialect(self, vendor: str, case: str) -> None:
+        """Switch a simulator to a dialect case of `dialect_cases`/`dialect_matrix`."""
+        if case != "default":
+            self.apply_faults(",".join(f"{vendor}.{item}" for item in case.split(",")))
+
     def served_429(self) -> int:
         return sum(server.served_429 for server in self.servers)
+
+
+def dialect_cases(sim: type) -> list[str]:
+    """Every dialect of a simulator once, as `apply_faults` items without the vendor:
+    `"default"` (the first form of every knob), then `"knob=form"` for each other form.
+
+    A simulator lists in `DIALECTS` (knob → forms, default first) each detail its vendor's
+    doc leaves open or contradicts (docs/vendor-assumptions.md); a source's end-to-end
+    tests run across these cases. `dialect_matrix` gives the full cross product."""
+    return ["default"] + [
+        f"{knob}={form}" for knob, forms in sim.DIALECTS.items() for form in forms[1:]
+    ]
+
+
+def dialect_matrix(sim: type) -> list[str]:
+    """Every combination of every dialect knob, as comma-joined `knob=form` items."""
+    knobs = list(sim.DIALECTS.items())
+    return [
+        ",".join(f"{knob}={form}" for (knob, _), form in zip(knobs, combo, strict=True))
+        for combo in itertools.product(*(forms for _, forms in knobs))
+    ]
 
 
 def _coerce(current: Any, value: str) -> Any:

@@ -60,6 +60,9 @@ class Faults:
     error_burst: int = 0  # the next N requests answered 503
     rate_limit_burst: int = 0  # the next N requests answered 429 with Retry-After
     retry_after: float = 0.2  # seconds, for injected 429s
+    # how RateLimit-Reset and Retry-After are spelled: "seconds" (delta, the IETF draft),
+    # "unix" (a Unix time, as Holistics' `next_reset_time` may mean), "unix_ms"
+    reset_format: str = "seconds"
     quota_limit: int = 0  # requests per quota_window; 0 = no quota, no RateLimit headers
     quota_window: float = 60.0
     html_bodies: int = 0  # the next N answers: 200 with an HTML page
@@ -168,7 +171,7 @@ class VendorServer:
             if affected and faults.rate_limit_burst > 0:
                 faults.rate_limit_burst -= 1
                 self.served_429 += 1
-                retry = str(faults.retry_after)
+                retry = reset_value(faults.retry_after, faults.reset_format)
                 return self._limited(retry, quota_headers), None
             if affected and faults.error_burst > 0:
                 faults.error_burst -= 1
@@ -197,7 +200,10 @@ class VendorServer:
         now = time.monotonic()
         if now - self._quota_started >= faults.quota_window:
             self._quota_started, self._quota_used = now, 0
-        reset = max(1, math.ceil(self._quota_started + faults.quota_window - now))
+        reset = reset_value(
+            max(1, math.ceil(self._quota_started + faults.quota_window - now)),
+            faults.reset_format,
+        )
         exceeded = self._quota_used >= faults.quota_limit
         if not exceeded:
             self._quota_used += 1
@@ -339,6 +345,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
         self.connection.close()
+
+
+def reset_value(seconds: float, form: str) -> str:
+    """A wait of `seconds` spelled as a reset header in the dialect `form`."""
+    if form == "unix":
+        return str(math.ceil(time.time() + seconds))
+    if form == "unix_ms":
+        return str(math.ceil((time.time() + seconds) * 1000))
+    if form == "seconds":
+        return str(seconds)
+    raise ValueError(f"reset_format {form!r}: want seconds, unix or unix_ms")
 
 
 def _iter_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ import pyarrow.ipc as ipc
 from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
 from sources.common.memory import release_memory
+from sources.common.names import column_names
 
 
 def column_array(values: Sequence[Any]) -> pa.Array:
@@ -27,19 +28,18 @@ def column_array(values: Sequence[Any]) -> pa.Array:
 
 
 def positional_rows_to_table(
-    rows: Sequence[Sequence[Any]],
-    names: Sequence[str],
-    constants: dict[str, pa.Array] | None = None,
+    rows: Sequence[Sequence[Any]], names: Sequence[str], reserved: Sequence[str] = ()
 ) -> pa.Table:
-    """Rows as positional arrays → a table; unnamed positions n get `col_<n>` names."""
+    """Rows as positional arrays → a table; unnamed positions n get `col_<n>` names.
+
+    Names are dlt's snake_case, made distinct from each other and from `reserved` (the
+    columns the source adds), so two vendor columns never land on one name."""
     values = list(zip_longest(*rows))  # columns; short rows are padded with None
     width = max(len(values), len(names))
     all_names = list(names) + [f"col_{i}" for i in range(len(names), width)]
     values += [(None,) * len(rows)] * (width - len(values))  # named, but in no row
-    columns = {name: column_array(values[i]) for i, name in enumerate(all_names)}
-    if constants:
-        columns.update(constants)
-    return pa.table(columns)
+    distinct = column_names(all_names, reserved)
+    return pa.table({name: column_array(values[i]) for i, name in enumerate(distinct)})
 
 
 class Spool:

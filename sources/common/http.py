@@ -38,6 +38,7 @@ from sources.common.retry import (
     parse_rate_limit_reset,
     parse_retry_after,
     stop_on_long_retry_after,
+    wait_form,
     wait_retry_after,
 )
 from sources.common.stats import SourceStats, stats_for
@@ -117,6 +118,7 @@ class VendorHttp:
         # every bucket then has its own gate, fed by that bucket's RateLimit headers
         self.quota_key = quota_key
         self._gates: dict[str, QuotaGate] = {}
+        self._wait_forms: set[tuple[str, str]] = set()
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> VendorHttp:
@@ -264,11 +266,13 @@ class VendorHttp:
                         self.source,
                         httpx.URL(url).host,
                     )
+                # The Location is the whole target: its own query string (a pre-signed
+                # storage URL's signature) must not be replaced by our `params`.
+                dropped = {"params"}
                 if response.status_code in (301, 302, 303) and method != "HEAD":
                     method = "GET"
-                    kwargs = {
-                        k: v for k, v in kwargs.items() if k not in ("json", "data", "content")
-                    }
+                    dropped |= {"json", "data", "content", "files"}
+                kwargs = {k: v for k, v in kwargs.items() if k not in dropped}
                 continue
             if not stream:
                 try:
@@ -281,6 +285,13 @@ class VendorHttp:
             source=self.source,
             endpoint=endpoint_of(method, url),
         )
+
+    def _note_wait_form(self, header: str, value: str) -> None:
+        """Say once per session how the vendor spells its waits (the docs leave it open)."""
+        form = wait_form(value)
+        if form and (header, form) not in self._wait_forms:
+            self._wait_forms.add((header, form))
+            log.info("%s: %s read as %s (%s)", self.source, header, form, value)
 
     def _gate(self, method: str, url: httpx.URL) -> QuotaGate:
         if self.quota_key is None:
@@ -311,10 +322,24 @@ class VendorHttp:
         endpoint = endpoint_of(method, response.request.url)
         detail = self.describe_error(response)
         if status in RETRY_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            header = "retry-after"
+            retry_after = parse_retry_after(response.headers.get(header))
             if retry_after is None and status == 429:
-                retry_after = parse_rate_limit_reset(response.headers.get("ratelimit-reset"))
+                header = "ratelimit-reset"
+                retry_after = parse_rate_limit_reset(response.headers.get(header))
+            if retry_after is not None:
+                self._note_wait_form(header, response.headers[header])
             raise RetryableStatus(status, endpoint, retry_after, detail)
+        if status in self.auth_statuses and origin_of(response.request.url) not in self.origins:
+            # a host that never got our credentials (file storage behind a redirect)
+            # refusing is not a credentials problem: an expired or mangled signed link
+            raise VendorError(
+                f"HTTP {status} from {response.request.url.host}, which got no credentials "
+                f"from us: {detail}",
+                source=self.source,
+                endpoint=endpoint,
+                hint="a signed download link that expired or was altered; rerun",
+            )
         if status in self.auth_statuses:
             raise AuthError(
                 f"HTTP {status}: {detail}",

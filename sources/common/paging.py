@@ -6,16 +6,19 @@ remaining pages are then requested together, at most `concurrency` at a time, an
 is handed on as soon as it arrives, so N pages take about as long as N / concurrency
 round trips and only `concurrency` pages are ever held in memory.
 
-A page inside the total that comes back empty means the list shrank while we paged: that
-is a `MalformedResponse` (rerun), never a silent gap."""
+A page inside the total that comes back empty means the list shrank while we paged; pages
+whose items add up to other than the total, or that repeat items of another page (a
+server that ignores `skip`), mean items were missed: each is a `MalformedResponse`
+(rerun), never a silent gap (`sources/common/completeness.py`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sources.common.completeness import RepeatGuard, Tally, fingerprint
 from sources.common.errors import MalformedResponse
 
 
@@ -27,6 +30,12 @@ class Page:
 
 
 FetchPage = Callable[[int, int], Awaitable[Page]]
+Identity = Callable[[list[Any]], Iterable[Hashable]]
+
+
+def whole_page(items: list[Any]) -> Iterable[Hashable]:
+    """The default identity: a page is known by its whole content."""
+    return (fingerprint(items),)
 
 
 async def pages_by_total(
@@ -37,15 +46,26 @@ async def pages_by_total(
     what: str = "list",
     source: str | None = None,
     endpoint: str | None = None,
+    identity: Identity = whole_page,
 ) -> AsyncIterator[Page]:
     """Yield every page of a list whose first page carries the total item count.
 
     `fetch(skip, take)` returns one `Page`. Pages after the first come in completion
-    order, not in `skip` order. `source` and `endpoint` name where a gap was found."""
+    order, not in `skip` order. `identity(items)` names a page's items (their ids, say)
+    so a page that repeats another is refused. `source` and `endpoint` name where a gap
+    was found. After the last page, a count that differs from the total raises."""
+    src = source or "source"
+    tally = Tally(what, source=src, endpoint=endpoint)
+    guard = RepeatGuard(what, source=src, endpoint=endpoint)
     first = await fetch(0, page_size)
-    yield first
     total, step = first.total, len(first.items)
+    tally.declared(max(total, step))
+    tally.received(step)
+    guard.seen("skip 0", identity(first.items))
+    yield first
+    tally.emitted(step)
     if step >= total:
+        tally.settle()
         return
     if step == 0:
         raise MalformedResponse(
@@ -82,11 +102,16 @@ async def pages_by_total(
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                yield task.result()
+                page = task.result()
+                tally.received(len(page.items))
+                guard.seen(f"skip {page.skip}", identity(page.items))
+                yield page
+                tally.emitted(len(page.items))
             for skip in queue:
                 pending.add(asyncio.ensure_future(one(skip)))
                 if len(pending) >= window:
                     break
+        tally.settle()
     finally:
         for task in pending:
             task.cancel()

@@ -15,6 +15,7 @@ import orjson
 import pyarrow as pa
 
 from sources.common.arrow import column_array
+from sources.common.names import column_names
 
 
 def record_keys(records: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -40,25 +41,37 @@ def records_to_table(
     constants: Mapping[str, Any] | None = None,
     types: Mapping[str, pa.DataType] | None = None,
     required: Sequence[str] = (),
+    reserved: Sequence[str] = (),
 ) -> pa.Table:
     """A table with one column per key of `records`, plus one per `constants` entry.
 
-    `types` pins the type of named columns (cast; a value that does not fit raises);
-    `required` columns are declared non-nullable, as primary keys must be."""
+    Column names are dlt's snake_case; a vendor key whose name is taken by a constant,
+    by `reserved` (columns the source adds later) or by another key keeps its data under
+    `<name>__vendor` (`sources/common/names.py`). `types` are the types the named keys
+    usually have: a column whose values do not fit keeps its own type (text, say), and
+    `conform` turns it into dlt's variant column instead of failing the load. `required`
+    columns are declared non-nullable, as primary keys must be."""
     types = types or {}
+    keys = record_keys(records)
+    names = column_names(keys, reserved=[*(constants or {}), *reserved])
     columns: dict[str, pa.Array] = {}
-    for key in record_keys(records):
+    for key, name in zip(keys, names, strict=True):
         values = _nested_as_text([r.get(key) for r in records])
-        if key in types:
-            columns[key] = pa.array(values, type=types[key])
-        else:
-            columns[key] = column_array(values)
+        columns[name] = _typed(values, types.get(key))
     rows = len(records)
     for key, value in (constants or {}).items():
-        kind = types.get(key)
-        columns[key] = pa.array([value] * rows, type=kind) if kind else column_array([value] * rows)
+        columns[key] = _typed([value] * rows, types.get(key))
     fields = [
         pa.field(name, array.type, nullable=name not in required or array.null_count > 0)
         for name, array in columns.items()
     ]
     return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
+
+
+def _typed(values: list[Any], kind: pa.DataType | None) -> pa.Array:
+    if kind is not None:
+        try:
+            return pa.array(values, type=kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            pass  # drift: keep the values as they came
+    return column_array(values)

@@ -30,12 +30,13 @@ class RetryableStatus(Exception):
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date."""
+    """Seconds to wait from a `Retry-After` value: delta-seconds, an HTTP date, or (as
+    Holistics documents both headers as `next_reset_time`) a Unix time."""
     if value is None or not value.strip():
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        return seconds_until(float(value), now=now)
     except ValueError:
         pass
     try:
@@ -49,19 +50,38 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def parse_rate_limit_reset(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds until the quota window resets, from `RateLimit-Reset`.
-
-    The IETF draft sends delta seconds; some services send a Unix timestamp instead,
-    recognisable because it is far larger than any sane window."""
+    """Seconds until the quota window resets, from `RateLimit-Reset`."""
     if value is None:
         return None
     try:
-        number = float(value.strip())
+        return seconds_until(float(value.strip()), now=now)
     except ValueError:
         return None
-    if number > 1_000_000_000:
+
+
+UNIX_SECONDS_FROM = 1_000_000_000  # 2001-09-09: no sane wait is this long
+UNIX_MILLIS_FROM = 1_000_000_000_000
+
+
+def wait_form(value: str | None) -> str | None:
+    """How a Retry-After / RateLimit-Reset value is spelled, for the run's log."""
+    try:
+        number = float((value or "").strip())
+    except ValueError:
+        return "an HTTP date" if value and value.strip() else None
+    if number >= UNIX_MILLIS_FROM:
+        return "a Unix time in milliseconds"
+    return "a Unix time" if number >= UNIX_SECONDS_FROM else "seconds"
+
+
+def seconds_until(number: float, *, now: float | None = None) -> float:
+    """A reset or retry number as seconds to wait. The IETF draft and RFC 9110 send delta
+    seconds; some services send a Unix time in seconds or milliseconds instead, which is
+    recognisable because it is far larger than any sane wait."""
+    if number >= UNIX_SECONDS_FROM:
         current = time.time() if now is None else now
-        return max(0.0, number - current)
+        at = number / 1000 if number >= UNIX_MILLIS_FROM else number
+        return max(0.0, at - current)
     return max(0.0, number)
 
 

@@ -31,7 +31,11 @@ framework with django-oauth-toolkit) most plausibly does:
   `interval: day_month_year` a row per entity and day carries `date`; each metric also
   comes as `<metric>_prev` over `prev_date_range` when one is given.
 Only the dimensions shop, category, product, categorical_manager and day_month_year
-are simulated (the others are valid keys the sandbox answers with a 400)."""
+are simulated (the others are valid keys the sandbox answers with a 400).
+
+Where the doc is silent or contradicts itself the simulator speaks every plausible form:
+`DIALECTS` lists the knobs (plain attributes, read per request; the first form is the
+default above), docs/vendor-assumptions.md the doc lines each comes from."""
 
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from sandbox.server import Reply, Request, VendorServer
@@ -155,8 +159,36 @@ class Query:
     tree: bool
 
 
+DAY_NAMES = {  # how `day_month_year__name` spells a day, per `day_key` form
+    "iso": "%Y-%m-%d",
+    "ordinal_iso": "%Y-%m-%d",
+    "ordinal_dotted": "%d.%m.%Y",
+    "ordinal_dmy": "%d/%m/%Y",
+    "ordinal_mdy": "%m/%d/%Y",
+}
+
+
 class DatawizSim:
     name = "datawiz"
+    DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        # the day in a row's key: an ISO date, or an id (here the day's ordinal) with the
+        # day spelled in `day_month_year__name` (ISO, 30.11.2026, 30/11/2026, 11/30/2026)
+        "day_key": tuple(DAY_NAMES),
+        # the doc's header POSTs the builder to api-new, every example to bi-new: the
+        # builder on the api host, or on the bi host (the api host answering 404)
+        "builder_host": ("api", "bi"),
+        # DRF paging: page numbers with/without `count`, limit/offset, opaque cursors
+        "paging": ("page", "page_no_count", "limit_offset", "cursor"),
+        # a report widget's answer: bare {dataSource, columns} or DRF-wrapped in results
+        "widget_shape": ("plain", "wrapped"),
+        # metric values as JSON numbers or as decimal strings
+        "numbers": ("json", "string"),
+        # the token answer: as documented, token_type "bearer", or without expires_in
+        "token": ("standard", "lowercase", "no_expiry"),
+        # options.fixed_total/with_row_total: no total row, or one more root row (key
+        # "total", no dimension fields) after the last
+        "total_row": ("none", "last"),
+    }
 
     def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
         self.first_day, self.last_day = data_start.date(), data_end.date()
@@ -181,6 +213,12 @@ class DatawizSim:
         self.token_ttl = 36_000  # expires_in of new access tokens, seconds
         self.expire_after_calls: int | None = None  # kill live tokens after N more API calls
         self.corrections: dict[tuple[date, int, int], int] = {}  # turnover cents
+        for knob, forms in self.DIALECTS.items():
+            setattr(self, knob, forms[0])
+        # test knobs, no dialects: the day rows' keys and names spell the day unreadably;
+        # the builder ignores the page position (every page is the first, `next` too)
+        self.unknown_shape = False
+        self.stuck_paging = False
         self.tokens = Tokens()
         self._calls = 0
         self._lock = threading.Lock()
@@ -188,7 +226,10 @@ class DatawizSim:
         self.api = VendorServer("datawiz-api", seed=seed + 1)
         self.bi = VendorServer("datawiz-bi", seed=seed + 2)
         self.auth.route("POST", r"/o/token/", self._token)
-        self.api.route("POST", r"/api/builder/create-table/", self._authed(self._builder))
+        for host in ("api", "bi"):
+            getattr(self, host).route(
+                "POST", r"/api/builder/create-table/", self._authed(self._builder, host)
+            )
         self.bi.route(
             "POST",
             r"/api/report/reports/(?P<report>[^/]+)/widgets/(?P<widget>[^/]+)/data/",
@@ -242,7 +283,7 @@ class DatawizSim:
         if isinstance(query, Reply):
             raise ValueError(query.body)
         render = body.get("render_options") or {}
-        count, row_at = self._rows(query, render)
+        count, row_at = self._rows(query, render)  # the default dialect: the ground truth
         return [row_at(i) for i in range(count)], self._columns(query)
 
     def revoke_tokens(self) -> None:
@@ -271,22 +312,31 @@ class DatawizSim:
             access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
             self.tokens.access[access] = time.monotonic() + self.token_ttl
             self.tokens.refresh.add(refresh)
-        return Reply.json(
-            {
-                "access_token": access,
-                "expires_in": self.token_ttl,
-                "token_type": "Bearer",
-                "scope": "read write",
-                "refresh_token": refresh,
-            }
-        )
+        answer: dict[str, Any] = {
+            "access_token": access,
+            "expires_in": self.token_ttl,
+            "token_type": "bearer" if self.token == "lowercase" else "Bearer",
+            "scope": "read write",
+            "refresh_token": refresh,
+        }
+        if self.token == "no_expiry":
+            del answer["expires_in"]
+        return Reply.json(answer)
 
-    def _authed(self, handler: Callable[..., Reply]) -> Callable[..., Reply]:
+    def _authed(
+        self, handler: Callable[..., Reply], host: str | None = None
+    ) -> Callable[..., Reply]:
+        """Auth and client-id checks; a builder route on the host that does not serve the
+        builder in this dialect is an unknown URL (Django's 404, before any auth)."""
+
         def wrapped(request: Request, **kwargs: str) -> Reply:
+            if host is not None and host != self.builder_host:
+                return Reply.json({"detail": "Not found."}, 404)
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             with self._lock:
                 expires = self.tokens.access.get(token)
-                live = scheme == "Bearer" and expires is not None and expires > time.monotonic()
+                bearer = scheme.lower() == "bearer"  # RFC 7235: the scheme is case-insensitive
+                live = bearer and expires is not None and expires > time.monotonic()
                 if live and self.expire_after_calls is not None:
                     self._calls += 1
                     if self._calls > self.expire_after_calls:  # the token dies mid-run
@@ -315,41 +365,64 @@ class DatawizSim:
         if isinstance(query, Reply):
             return query
         try:
-            page = int(request.arg("page", "1"))
-            size = min(MAX_PAGE_SIZE, max(1, int(request.arg("page_size", DEFAULT_PAGE_SIZE))))
+            lo, size = self._page_position(request)
         except ValueError:
             return Reply.json({"detail": "Invalid page."}, 404)
-        caching = self.cache_pages and not self.corrections
+        lo = 0 if self.stuck_paging else lo
+        caching = self.cache_pages and not self.corrections and self._plain()
         body_key = json.dumps(body, sort_keys=True)
         counted = self._rows_cache.get(body_key) if caching else None
         if counted is None:  # counting walks the whole data set: cached for benchmarks
-            counted = self._rows(query, body.get("render_options") or {})
+            counted = self._rows(query, body.get("render_options") or {}, spoken=True)
             if caching:
                 self._rows_cache[body_key] = counted
         count, row_at = counted
-        pages = max(1, -(-count // size))
-        if page < 1 or page > pages:
+        if lo < 0 or (lo >= count and lo > 0):
             return Reply.json({"detail": "Invalid page."}, 404)
-        base = f"{self.api.base_url}{request.path}"
-
-        def link(n: int) -> str | None:
-            return f"{base}?page={n}&page_size={size}" if 1 <= n <= pages else None
-
-        lo = (page - 1) * size
-        key = (body_key, page, size)
+        key = (body_key, lo, size)
         cached = self._page_cache.get(key) if caching else None
         if cached is None:
             rows = [row_at(i) for i in range(lo, min(count, lo + size))]
             cached = json.dumps(rows, separators=(",", ":")).encode()
             if caching:
                 self._page_cache[key] = cached
-        head = json.dumps(
-            {"count": count, "next": link(page + 1), "previous": link(page - 1)},
-            separators=(",", ":"),
-        ).encode()
+        head: dict[str, Any] = (
+            {} if self.paging in ("page_no_count", "cursor") else {"count": count}
+        )
+        base = f"{getattr(self, self.builder_host).base_url}{request.path}"
+        head["next"] = self._link(base, lo + size, size, count)
+        head["previous"] = self._link(base, lo - size, size, count) if lo else None
+        head_bytes = json.dumps(head, separators=(",", ":")).encode()
         columns = json.dumps(self._columns(query), separators=(",", ":")).encode()
         results = b'{"dataSource":' + cached + b',"columns":' + columns + b"}"
-        return Reply(200, head[:-1] + b',"results":' + results + b"}")
+        return Reply(200, head_bytes[:-1] + b',"results":' + results + b"}")
+
+    def _page_position(self, request: Request) -> tuple[int, int]:
+        """(first row, page size) of a builder request in the `paging` dialect."""
+        if self.paging == "limit_offset":  # DRF LimitOffsetPagination: `page_size` unknown
+            size = int(request.arg("limit", DEFAULT_PAGE_SIZE))
+            return int(request.arg("offset", "0")), min(MAX_PAGE_SIZE, max(1, size))
+        size = min(MAX_PAGE_SIZE, max(1, int(request.arg("page_size", DEFAULT_PAGE_SIZE))))
+        if self.paging == "cursor":  # an opaque cursor: the offset, hex, behind a prefix
+            cursor = request.arg("cursor")
+            return (int(cursor.removeprefix("cD0"), 16) if cursor else 0), size
+        page = int(request.arg("page", "1"))
+        if page < 1:
+            raise ValueError(page)
+        return (page - 1) * size, size
+
+    def _link(self, base: str, lo: int, size: int, count: int) -> str | None:
+        if lo < 0 or lo >= count:
+            return None
+        if self.paging == "limit_offset":
+            return f"{base}?limit={size}&offset={lo}"
+        if self.paging == "cursor":
+            return f"{base}?cursor=cD0{lo:x}&page_size={size}"
+        return f"{base}?page={lo // size + 1}&page_size={size}"
+
+    def _plain(self) -> bool:
+        """Rows spelled as the default dialect (what the benchmark page cache keeps)."""
+        return all(getattr(self, knob) == forms[0] for knob, forms in self.DIALECTS.items())
 
     def _parse(self, body: dict[str, Any]) -> Query | Reply:
         metrics = []
@@ -454,7 +527,11 @@ class DatawizSim:
         cat = self.products[pid][1]
         return {"product": pid, "category": cat, "categorical_manager": CATEGORIES[cat][1]}
 
-    def _rows(self, query: Query, render: dict[str, Any]) -> tuple[int, Callable[[int], dict]]:
+    def _rows(
+        self, query: Query, render: dict[str, Any], *, spoken: bool = False
+    ) -> tuple[int, Callable[[int], dict]]:
+        """(number of root rows, the row at an index); `spoken`: in the current dialect
+        (an HTTP answer), else in the default one (the ground truth tests compare with)."""
         level_dims = query.dims[:1] if query.tree else query.dims
         members = self._members(query, {})
         axes = self._axes(level_dims, members)
@@ -463,15 +540,52 @@ class DatawizSim:
             count *= len(axis)
         if not axes:
             count = 1 if members["day_month_year"] else 0
+        total = spoken and self.total_row == "last" and count > 0
 
         def row_at(index: int) -> dict[str, Any]:
+            if index == count:
+                return self._total(query, members)
             fixed: dict[str, Any] = {}
             for axis in reversed(axes):
                 index, position = divmod(index, len(axis))
                 fixed.update(axis[position])
-            return self._render(query, fixed, level_dims, render, level=1)
+            row = self._render(query, fixed, level_dims, render, level=1)
+            return self._spoken(row, query) if spoken else row
 
-        return count, row_at
+        return count + total, row_at
+
+    def _total(self, query: Query, members: dict[str, list[Any]]) -> dict[str, Any]:
+        """The grand total row: every metric over the whole query, no dimension fields."""
+        sums = self._sum(members)
+        row: dict[str, Any] = {m: METRICS[m][1](sums) for m in query.metrics}
+        row.update({"key": "total", "level": 1, "is_root": True})
+        return self._spoken(row, query)
+
+    def _spoken(self, row: dict[str, Any], query: Query) -> dict[str, Any]:
+        """A rendered row (and its children) in the current dialect: the day's spelling in
+        its key and name, numbers as strings."""
+        day = "day_month_year"
+        if (self.day_key != "iso" or self.unknown_shape) and f"{day}=" in row.get("key", ""):
+            parts = dict(p.split("=", 1) for p in row["key"].split("&") if "=" in p)
+            when = date.fromisoformat(parts[day])
+            parts[day] = (
+                f"d{when.toordinal() * 7:x}" if self.unknown_shape else str(when.toordinal())
+            )
+            row["key"] = "&".join(f"{k}={v}" for k, v in parts.items())
+            if self.unknown_shape:
+                name = f"day {when.toordinal() % 97}"
+            else:
+                name = when.strftime(DAY_NAMES[self.day_key])
+            for field_name, value in row.items():  # the name and its clone_data copies
+                if field_name != "key" and value == when.isoformat():
+                    row[field_name] = name
+        if self.numbers == "string":
+            for metric in query.metrics:
+                if row.get(metric) is not None:
+                    row[metric] = str(row[metric])
+        for child in row.get("children") or []:
+            self._spoken(child, query)
+        return row
 
     def _render(
         self,
@@ -552,7 +666,29 @@ class DatawizSim:
 
     # -- report widgets ---------------------------------------------------------------
 
+    def widget(self, report: str, widget: str, body: dict[str, Any]) -> tuple[list, list]:
+        """The rows and columns a report widget answers `body` with, in the default dialect."""
+        answer = self._widget_rows(report, widget, body)
+        if isinstance(answer, Reply):
+            raise ValueError(answer.body)
+        return answer
+
     def _widget(self, request: Request, body: dict[str, Any], report: str, widget: str) -> Reply:
+        answer = self._widget_rows(report, widget, body)
+        if isinstance(answer, Reply):
+            return answer
+        rows, columns = answer
+        if self.numbers == "string":
+            for row in rows:
+                row.update({k: str(v) for k, v in row.items() if type(v) in (int, float)})
+        payload: dict[str, Any] = {"dataSource": rows, "columns": columns}
+        if self.widget_shape == "wrapped":
+            payload = {"count": len(rows), "next": None, "previous": None, "results": payload}
+        return Reply.json(payload)
+
+    def _widget_rows(
+        self, report: str, widget: str, body: dict[str, Any]
+    ) -> tuple[list, list] | Reply:
         dim = REPORT_WIDGETS.get((report, widget))
         if dim is None:
             return Reply.json({"detail": "Not found."}, 404)
@@ -604,7 +740,7 @@ class DatawizSim:
             columns.append(_column(metric, METRICS[metric][0], "number"))
             if prev is not None:
                 columns.append(_column(f"{metric}_prev", f"{METRICS[metric][0]} (prev)", "number"))
-        return Reply.json({"dataSource": rows, "columns": columns})
+        return rows, columns
 
     def _report_days(self, spec: Any, week_days: Any) -> tuple[date, ...] | Reply:
         try:

@@ -18,11 +18,19 @@ needs no key). What it speaks:
   ignored);
 - rate limits per endpoint (route) in the documented levels, 120 / 60 / 20 requests per
   `quota_window` (60 s): level 3 for submit_export, level 2 for the download and Get a
-  Dashboard, level 1 for the rest; `RateLimit-Limit/Remaining/Reset` (seconds) on every
-  answer, 429 with `Retry-After` and a `RateLimitExceedError` body when exceeded;
+  Dashboard, level 1 for the rest; `RateLimit-Limit/Remaining/Reset` on every answer,
+  429 with `Retry-After` and a `RateLimitExceedError` body when exceeded; `spent_quota`
+  requests of every route's first window already used by another client of the user;
 - error bodies `{type, message, details}`: AuthError (401), PermissionDeniedError (403,
   `forbidden_widgets`), InvalidParameterError (400/422), RecordError, MaintenanceError
   (`maintenance`), InternalHolisticsError with a debug id (`internal_errors`, a count).
+
+Where the docs leave a detail open, the simulator speaks every plausible form: `DIALECTS`
+lists the knobs (default form first; docs/vendor-assumptions.md has the doc lines).
+Plants no reading of the docs would give: `unknown_shape` (the job endpoints answer a
+JSON:API body), `odd_status_widgets` (their jobs end in a status nobody documents),
+`clashing_header` (the small widgets' CSV header repeats a name and holds `_widget_id`),
+`short_widgets` (their files lose the last row the job counted).
 
 Data is computed, not stored: widget w's row i derives from (w, i); tests revise rows
 and read the ground truth back from here (`csv_rows`)."""
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import math
 import re
 import threading
@@ -38,9 +47,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlencode
 
-from sandbox.server import Reply, Request, VendorServer
+from sandbox.server import Reply, Request, VendorServer, reset_value
 
 API_KEY = "hol-sandbox-key-3b9e61f04c7d4a2e"
 PREFIX = "/api/v2"
@@ -85,6 +95,37 @@ class Widget:
 
 SALES_HEADER = ["Row ID", "Order Date", "Region", "Orders", "Revenue", "Code", "Note", "Created At"]
 PLANS_HEADER = ["Plan", "Users", "Share", "Active", "Updated"]
+CLASHING_HEADER = ["Plan", "PLAN", "_widget_id", "Active", "Updated"]
+
+# the job states of the docs (created, queued, running, success, failure, cancelled) in
+# each vocabulary a Holistics build might speak
+JOB_STATES: dict[str, dict[str, str]] = {
+    "documented": {},
+    "pending_processing_succeeded": {
+        "created": "pending",
+        "queued": "pending",
+        "running": "processing",
+        "success": "succeeded",
+        "failure": "failed",
+        "cancelled": "canceled",
+    },
+    "in_progress_completed_error": {
+        "running": "in_progress",
+        "success": "completed",
+        "failure": "error",
+    },
+    "upper_case": {s: s.upper() for s in ("created", "queued", "running", "success", "failure")}
+    | {"cancelled": "CANCELLED"},
+}
+S3_SIGNED = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+)
+STORAGE_SECRET = b"sandbox-storage-secret"
 
 
 @dataclass
@@ -109,15 +150,19 @@ class Job:
             return "running"
         return self.outcome
 
-    def json(self) -> dict[str, Any]:
-        return {
+    def json(self, states: str = "documented", rows: int | None = None) -> dict[str, Any]:
+        status = self.status()
+        body = {
             "id": self.id,
-            "status": self.status(),
+            "status": JOB_STATES[states].get(status, status),
             "source_type": "DashboardWidget",
             "source_id": self.widget.id,
             "source_method": "export",
             "created_at": self.created_at,
         }
+        if rows is not None and status == "success":
+            body["row_count"] = rows
+        return body
 
 
 class HolisticsServer(VendorServer):
@@ -147,18 +192,18 @@ class HolisticsServer(VendorServer):
         limit = self.sim.levels[self.sim.level_of(request.method, route)]
         window = self.sim.quota_window
         now = time.monotonic()
-        started, used = self._buckets.get(route, (now, 0))
+        started, used = self._buckets.get(route, (now, self.sim.spent_quota))
         if now - started >= window:
             started, used = now, 0
         exceeded = used >= limit
         if not exceeded:
             used += 1
         self._buckets[route] = (started, used)
-        reset = max(1, math.ceil(started + window - now))
+        reset = reset_value(max(1, math.ceil(started + window - now)), self.sim.reset_format)
         return {
             "RateLimit-Limit": str(limit),
             "RateLimit-Remaining": str(max(0, limit - used)),
-            "RateLimit-Reset": str(reset),
+            "RateLimit-Reset": reset,
         }, exceeded
 
     @staticmethod
@@ -171,6 +216,25 @@ class HolisticsServer(VendorServer):
 
 class HolisticsSim:
     name = "holistics"
+    # each detail the docs leave open, with every plausible form (the default first)
+    DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        # GET /exports/download: a 302 to storage signed in the path, a 302 to a URL
+        # pre-signed in its query string (S3), or the file itself
+        "download": ("path_signed", "query_signed", "direct"),
+        # RateLimit-Reset / Retry-After "next_reset_time": seconds to wait, or a Unix time
+        "reset_format": ("seconds", "unix"),
+        # the job status vocabulary (JOB_STATES)
+        "job_states": tuple(JOB_STATES),
+        # how List Jobs reads `ids`: `ids[]=1&ids[]=2` (Rails), `ids=1&ids=2`, `ids=1,2`,
+        # or not at all (no List Jobs: 404)
+        "job_ids": ("rails_array", "repeated", "comma", "unsupported"),
+        # how the last page of a list says there is no next one
+        "last_cursor": ("null", "absent", "empty", "no_cursors"),
+        # where submit_export reads `output`: the JSON body (v2 reference) or the query
+        "output_param": ("body", "query"),
+        # whether a finished job says how many rows its export holds
+        "row_count": ("absent", "job_field"),
+    }
 
     def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
         self.data_start, self.data_end = data_start, data_end
@@ -180,7 +244,14 @@ class HolisticsSim:
         self.api_key = API_KEY
         self.levels = dict(LEVELS)
         self.quota_window = 60.0
+        self.spent_quota = 0
         self.job_latency = 0.0
+        for knob, forms in self.DIALECTS.items():
+            setattr(self, knob, forms[0])
+        self.unknown_shape = False
+        self.odd_status_widgets: set[str] = set()
+        self.clashing_header = False
+        self.short_widgets: set[str] = set()  # their files lose the last row
         # benchmarks: keep each export's CSV bytes, so the simulator is never the bound
         # (off by default: tests revise rows between exports)
         self.cache_exports = False
@@ -252,7 +323,9 @@ class HolisticsSim:
         ]
 
     def header(self, widget: Widget) -> list[str]:
-        return SALES_HEADER if widget.kind == "sales" else PLANS_HEADER
+        if widget.kind == "sales":
+            return SALES_HEADER
+        return CLASHING_HEADER if self.clashing_header else PLANS_HEADER
 
     def csv_rows(
         self, widget_id: int | str, conditions: list[dict[str, Any]] | None = None
@@ -283,7 +356,10 @@ class HolisticsSim:
 
     def _csv_chunks(self, widget: Widget, conditions: list[dict[str, Any]]) -> Iterator[bytes]:
         lines = ["\ufeff" + ",".join(_field(h) for h in self.header(widget))]
-        for row in self.csv_rows(widget.id, conditions):
+        rows: Iterator[list[Any]] = self.csv_rows(widget.id, conditions)
+        if str(widget.id) in self.short_widgets:
+            rows = iter(list(rows)[:-1])
+        for row in rows:
             lines.append(",".join(_field(v) for v in row))
             if len(lines) >= 500:
                 yield ("\r\n".join(lines) + "\r\n").encode()
@@ -475,6 +551,7 @@ class HolisticsSim:
         for method, pattern, handler, _ in self.ROUTES:
             self.api.route(method, PREFIX + pattern, self._guarded(getattr(self, handler)))
         self.storage.route("GET", r"/files/(?P<token>[0-9a-f]+)/(?P<name>[^/]+)", self._file)
+        self.storage.route("GET", r"/signed/(?P<name>[^/]+)", self._signed)
 
     def route_of(self, request: Request) -> str:
         for method, pattern, _, _ in self.ROUTES:
@@ -528,11 +605,13 @@ class HolisticsSim:
         except ValueError:
             return _error(422, "InvalidParameterError", "invalid cursor")
         page = items[:limit]
-        more = len(items) > limit
-        cursors = {
-            "previous": _encode(page[0]["id"]) if page else None,
-            "next": _encode(page[-1]["id"]) if page and more else None,
-        }
+        cursors: dict[str, Any] = {"previous": _encode(page[0]["id"]) if page else None}
+        if page and len(items) > limit:
+            cursors["next"] = _encode(page[-1]["id"])
+        elif self.last_cursor == "no_cursors":
+            return Reply.json({key: page, **extra})
+        elif self.last_cursor != "absent":
+            cursors["next"] = None if self.last_cursor == "null" else ""
         return Reply.json({key: page, **extra, "cursors": cursors})
 
     def _me(self, request: Request) -> Reply:
@@ -573,7 +652,7 @@ class HolisticsSim:
             body = request.json() or {}
         except ValueError:
             return _error(400, "InvalidParameterError", "body is not JSON")
-        output = body.get("output") or request.arg("output")
+        output = body.get("output") if self.output_param == "body" else request.arg("output")
         if output not in ("csv", "xlsx", "pdf"):
             return _error(422, "InvalidParameterError", "output must be one of csv, xlsx, pdf")
         if output != "csv":
@@ -581,7 +660,9 @@ class HolisticsSim:
         conditions = body.get("dashboard_filter_conditions") or []
         if not isinstance(conditions, list):
             return _error(422, "InvalidParameterError", "dashboard_filter_conditions: a list")
-        if wid in self.fail_widgets:
+        if wid in self.odd_status_widgets:
+            outcome = "archived"
+        elif wid in self.fail_widgets:
             outcome = "failure"
         elif wid in self.cancel_widgets:
             outcome = "cancelled"
@@ -601,24 +682,48 @@ class HolisticsSim:
             self.exports.append((widget.id, conditions))
         return Reply.json({"job": {"id": job_id, "status": "created"}})
 
+    def _job_ids(self, request: Request) -> list[str]:
+        """The ids as this dialect reads them: a Rails array, every repeated `ids` (each
+        an integer), or the last `ids` split at commas (Rails keeps the last of a repeat)."""
+        if self.job_ids == "rails_array":
+            return request.query.get("ids[]", [])
+        values = request.query.get("ids", [])
+        if self.job_ids == "repeated":
+            return values
+        return values[-1].split(",") if values else []
+
     def _list_jobs(self, request: Request) -> Reply:
-        raw = request.query.get("ids[]", []) + request.query.get("ids", [])
-        ids: list[int] = []
-        for value in raw:
-            for part in value.split(","):
-                if part.strip().isdigit():
-                    ids.append(int(part))
-        if not ids:
+        if self.job_ids == "unsupported":
+            return _error(404, "BaseError", "Not found")
+        raw = self._job_ids(request)
+        if not raw:
             return _error(422, "InvalidParameterError", "ids is required")
-        if len(ids) > 100:
+        if not all(v.strip().isdigit() for v in raw):
+            return _error(400, "InvalidParameterError", "ids must be an array of integers")
+        if len(raw) > 100:
             return _error(422, "InvalidParameterError", "at most 100 ids per request")
-        return Reply.json({"jobs": [self.jobs[i].json() for i in ids if i in self.jobs]})
+        jobs = [self.jobs[int(i)] for i in raw if int(i) in self.jobs]
+        if self.unknown_shape:
+            return Reply.json({"data": [self._jsonapi(job) for job in jobs]})
+        return Reply.json({"jobs": [self._job_json(job) for job in jobs]})
 
     def _get_job(self, request: Request, jid: str) -> Reply:
         job = self.jobs.get(int(jid))
         if job is None:
             return _error(404, "BaseError", f"Job {jid} not found")
-        return Reply.json({"job": job.json()})
+        if self.unknown_shape:
+            return Reply.json({"data": self._jsonapi(job)})
+        return Reply.json({"job": self._job_json(job)})
+
+    def _job_json(self, job: Job) -> dict[str, Any]:
+        rows = None
+        if self.row_count == "job_field":
+            rows = sum(1 for _ in self.csv_rows(job.widget.id, job.conditions))
+        return job.json(self.job_states, rows)
+
+    def _jsonapi(self, job: Job) -> dict[str, Any]:
+        """The `unknown_shape` plant: a job as no reading of the Holistics docs gives it."""
+        return {"type": "job", "id": str(job.id), "attributes": {"state": job.status()}}
 
     def _job_logs(self, request: Request, jid: str) -> Reply:
         job = self.jobs.get(int(jid))
@@ -647,17 +752,48 @@ class HolisticsSim:
             return _error(404, "BaseError", f"Job {raw} not found")
         if job.status() != "success":
             return _error(422, "InvalidOperationError", f"Job {raw} has not succeeded")
+        if self.download == "direct":
+            return self._export(job)
         token = hashlib.sha1(f"{job.id}:{time.monotonic()}".encode()).hexdigest()
+        name = f"widget_{job.widget.id}.csv"
+        if self.download == "query_signed":
+            query = _presigned(name, token)
+            token = query["X-Amz-Signature"]
+            location = f"{self.storage.base_url}/signed/{name}?{urlencode(query)}"
+        else:
+            location = f"{self.storage.base_url}/files/{token}/{name}"
         with self._lock:
             self._files[token] = job.id
-        location = f"{self.storage.base_url}/files/{token}/widget_{job.widget.id}.csv"
         return Reply(302, b"", headers={"Location": location})
 
     def _file(self, request: Request, token: str, name: str) -> Reply:
         job_id = self._files.get(token)
         if job_id is None:
             return Reply(403, b"<Error>AccessDenied</Error>", "application/xml")
-        job = self.jobs[job_id]
+        return self._export(self.jobs[job_id])
+
+    def _signed(self, request: Request, name: str) -> Reply:
+        """An S3-style pre-signed URL: exactly the signed query parameters, no credentials
+        of ours, or 403 `SignatureDoesNotMatch`."""
+        query = {k: v[0] for k, v in request.query.items() if len(v) == 1}
+        intact = (
+            set(request.query) == set(S3_SIGNED)
+            and len(query) == len(S3_SIGNED)
+            and not {"authorization", "x-holistics-key"} & set(request.headers)
+            and hmac.compare_digest(_signature(name, query), query["X-Amz-Signature"])
+        )
+        job_id = self._files.get(query.get("X-Amz-Signature", "")) if intact else None
+        if job_id is None:
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch'
+                "</Code><Message>The request signature we calculated does not match the "
+                "signature you provided. Check your key and signing method.</Message></Error>"
+            )
+            return Reply(403, body.encode(), "application/xml")
+        return self._export(self.jobs[job_id])
+
+    def _export(self, job: Job) -> Reply:
+        """The export's CSV, streamed (or from the benchmark cache)."""
         if not self.cache_exports:
             chunks = self._csv_chunks(job.widget, job.conditions)
             return Reply(200, chunks, "text/csv; charset=utf-8")
@@ -670,6 +806,24 @@ class HolisticsSim:
         if cached is None:
             cached = self._export_cache[key] = _joined(self._csv_chunks(job.widget, job.conditions))
         return Reply(200, iter(cached), "text/csv; charset=utf-8")
+
+
+def _signature(name: str, query: dict[str, str]) -> str:
+    signed = "&".join(f"{k}={query.get(k, '')}" for k in S3_SIGNED[:-1])
+    return hmac.new(STORAGE_SECRET, f"{name}?{signed}".encode(), hashlib.sha256).hexdigest()
+
+
+def _presigned(name: str, nonce: str) -> dict[str, str]:
+    """The query string of an S3 pre-signed GET of `name`."""
+    now = datetime.now(UTC)
+    query = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"AKIA{nonce[:8].upper()}/{now:%Y%m%d}/us-east-1/s3/aws4_request",
+        "X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}",
+        "X-Amz-Expires": "300",
+        "X-Amz-SignedHeaders": "host",
+    }
+    return {**query, "X-Amz-Signature": _signature(name, query)}
 
 
 def _joined(chunks: Iterator[bytes], size: int = 1 << 20) -> list[bytes]:

@@ -13,7 +13,19 @@ values, and read the ground truth back from here.
 
 Where the doc is silent the simulator does what the real service most plausibly does:
 error bodies are `{"meta": {"status": …, "message": …}}`; `limit` is capped at 10,000;
-a report definition may carry `columns` (the source names result columns from it)."""
+a report definition may carry `columns` (the source names result columns from it).
+
+Where the doc leaves a detail open or contradicts itself, `DIALECTS` lists every plausible
+form (the first is the default) and the knob of that name picks one, per request:
+`run_dates` (prose: Unix seconds; example: ISO-8601), `run_link` (the list example's
+api-host `/query/reports/<id>/run`, the run example's query-host
+`/v2/products/<p>/reports/<r>/run`, or no `run` link), `run_answer` (Location header
+and/or a `query-status` link), `status_done` (201 + Location as documented, or the
+results only in a `query-results` link), `reports_list` (bare array as documented,
+`{data: [...]}` like every other answer, or that paged), `result_rows` (positional
+arrays or objects), `pagination` (present or absent) and `page_limit` (the host pages
+by its own size whatever `limit` asks). Faults no reading of the doc allows:
+`ignore_offset`, `total_skew`, `unknown_shape`."""
 
 from __future__ import annotations
 
@@ -25,7 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sandbox.server import Reply, Request, VendorServer
 
@@ -33,6 +45,8 @@ TOKEN = "km-sandbox-token-7f3a9c2e51d04b8a"
 ACCOUNT_ID = "51cc9c30-0edf-0131-ead3-12313b0d181e"
 PRODUCT_ID = "6c921840-0edf-0131-ead4-12313b0d181e"
 MAX_LIMIT = 10_000
+OWN_PAGE_SIZE = 20  # `page_limit=own_size`: the host's page size, whatever `limit` asks
+REPORTS_PAGE_SIZE = 2  # `reports_list=paged`: reports per page
 CHANNELS = ("organic", "paid", "referral", "email", "social")
 COUNTRIES = ("UA", "PL", "DE", "US")
 DRIFTS = ("", "add_field", "change_type", "drop_field")
@@ -45,6 +59,7 @@ class ReportDef:
     name: str
     report_type: str
     columns: list[str] | None  # None: the API gives no definition
+    keys: list[str]  # the row's keys when results come as objects (`result_rows=objects`)
 
     def row(self, i: int, ts: datetime) -> list[Any]:
         """Row i of this report; values depend only on (report, i)."""
@@ -69,9 +84,22 @@ REPORTS = (
         "Signups by Channel",
         "people_search_v2",
         ["identity", "email", "channel", "signed_up_at", "revenue"],
+        ["identity", "email", "channel", "signed_up_at", "revenue"],
     ),
-    ReportDef("a05aaa60-dffd-0132-7bff-22000a9a8afc", "Revenue per Person", "revenue", None),
-    ReportDef("c7e2f5b0-1a2b-0133-4c5d-22000a9a0001", "Active People", "people_search_v2", None),
+    ReportDef(
+        "a05aaa60-dffd-0132-7bff-22000a9a8afc",
+        "Revenue per Person",
+        "revenue",
+        None,
+        ["KM Person", "Time", "Revenue", "Plan"],
+    ),
+    ReportDef(
+        "c7e2f5b0-1a2b-0133-4c5d-22000a9a0001",
+        "Active People",
+        "people_search_v2",
+        None,
+        ["KM Person", "Email", "Last Seen"],
+    ),
 )
 
 
@@ -99,6 +127,9 @@ class ReportData:
 
     def columns(self) -> list[str] | None:
         return drifted(self.report.columns, self.drift, ["country"])
+
+    def keys(self) -> list[str]:
+        return drifted(self.report.keys, self.drift, ["country"]) or []
 
     @property
     def step(self) -> float:
@@ -136,6 +167,16 @@ class ReportData:
 
 class KissmetricsSim:
     name = "kissmetrics"
+    DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "run_dates": ("iso", "unix"),
+        "run_link": ("query", "api", "absent"),
+        "run_answer": ("both", "location", "links"),
+        "status_done": ("201_location", "200_links", "201_links"),
+        "reports_list": ("array", "wrapped", "paged"),
+        "result_rows": ("arrays", "objects"),
+        "pagination": ("present", "absent"),
+        "page_limit": ("honoured", "own_size"),
+    }
 
     def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
         per_report = max(1, rows // len(REPORTS))
@@ -151,6 +192,12 @@ class KissmetricsSim:
         self._page_cache: dict[tuple[Any, ...], bytes] = {}
         self.never_complete: set[str] = set()  # report ids whose queries never finish
         self.foreign_location: str | None = None  # base URL to put in status Locations
+        for knob, forms in self.DIALECTS.items():
+            setattr(self, knob, forms[0])
+        # faults no reading of the doc allows: the source must fail the window, loudly
+        self.ignore_offset = False  # every results page is the first, its offset echoed
+        self.total_skew = 0  # added to `pagination.total`
+        self.unknown_shape: set[str] = set()  # report ids whose results `data` is an object
         self.queries: dict[str, Query] = {}
         self._lock = threading.Lock()
         self._routes()
@@ -193,6 +240,7 @@ class KissmetricsSim:
     def _routes(self) -> None:
         self.api.route("GET", r"/core/reports", self._authed(self._list_reports))
         self.api.route("GET", r"/core/reports/(?P<rid>[^/]+)", self._authed(self._get_report))
+        self.api.route("POST", r"/query/reports/(?P<rid>[^/]+)/run", self._authed(self._run))
         self.query.route(
             "POST",
             r"/v2/products/(?P<pid>[^/]+)/reports/(?P<rid>[^/]+)/run",
@@ -209,14 +257,21 @@ class KissmetricsSim:
 
         return wrapped
 
+    def _run_link(self, report: ReportDef) -> list[dict[str, Any]]:
+        if self.run_link == "absent":
+            return []
+        if self.run_link == "api":  # as in the doc's reports list example
+            href = f"{self.api.base_url}/query/reports/{report.id}/run"
+        else:  # as in the doc's run example
+            href = f"{self.query.base_url}/v2/products/{PRODUCT_ID}/reports/{report.id}/run"
+        return [_link(href, "run", "Run Report")]
+
     def _report_json(self, report: ReportDef) -> dict[str, Any]:
-        api, query = self.api.base_url, self.query.base_url
+        api = self.api.base_url
         body: dict[str, Any] = {
             "links": [
                 _link(f"{api}/core/reports/{report.id}", "self", "Self"),
-                _link(
-                    f"{query}/v2/products/{PRODUCT_ID}/reports/{report.id}/run", "run", "Run Report"
-                ),
+                *self._run_link(report),
                 _link(f"{api}/core/products/{PRODUCT_ID}", "product", "Product"),
                 _link(f"{api}/core/accounts/{ACCOUNT_ID}", "account", "Account"),
             ],
@@ -233,24 +288,59 @@ class KissmetricsSim:
         return body
 
     def _list_reports(self, request: Request) -> Reply:
-        return Reply.json([self._report_json(d.report) for d in self.data.values()])
+        reports = [self._report_json(d.report) for d in self.data.values()]
+        if self.reports_list == "array":
+            return Reply.json(reports)
+        base = f"{self.api.base_url}/core/reports"
+        if self.reports_list == "wrapped":
+            body = {"meta": {"status": 200}, "data": reports}
+            return Reply.json({**body, "links": [_link(base, "self", "Self")]})
+        try:
+            limit = min(REPORTS_PAGE_SIZE, max(1, int(request.arg("limit", "2"))))
+            offset = max(0, int(request.arg("offset", "0")))
+        except ValueError:
+            return _error(400, "limit and offset must be integers")
+        return Reply.json(
+            {
+                "meta": {"status": 200},
+                "data": reports[offset : offset + limit],
+                "pagination": {"limit": limit, "offset": offset, "total": len(reports)},
+                "links": _page_links(base, limit, offset, len(reports)),
+            }
+        )
 
     def _get_report(self, request: Request, rid: str) -> Reply:
         if rid not in self.data:
             return _error(404, f"report {rid} not found")
         return Reply.json(self._report_json(self.data[rid].report))
 
-    def _run(self, request: Request, pid: str, rid: str) -> Reply:
+    def _dates(self, body: Any) -> tuple[datetime, datetime]:
+        """The run's start and end in the `run_dates` form; ValueError names what it wants."""
+        try:
+            start, end = body["start_date"], body["end_date"]
+        except (KeyError, TypeError):
+            raise ValueError("start_date and end_date are required") from None
+        if self.run_dates == "unix":
+            if not all(type(v) is int for v in (start, end)):
+                raise ValueError("start_date and end_date must be Unix timestamps in seconds")
+            return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+        try:
+            parsed = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        except (TypeError, ValueError):
+            raise ValueError("start_date and end_date must be ISO-8601 datetimes") from None
+        if any(d.tzinfo is None for d in parsed):
+            raise ValueError("start_date and end_date need offsets")
+        return parsed
+
+    def _run(self, request: Request, rid: str, pid: str = PRODUCT_ID) -> Reply:
         if rid not in self.data:
             return _error(404, f"report {rid} not found")
         try:
-            body = request.json()
-            start = datetime.fromisoformat(body["start_date"])
-            end = datetime.fromisoformat(body["end_date"])
-        except (ValueError, KeyError, TypeError):
-            return _error(400, "start_date and end_date must be ISO-8601 datetimes")
-        if start.tzinfo is None or end.tzinfo is None or end < start:
-            return _error(400, "start_date and end_date need offsets, and end after start")
+            start, end = self._dates(request.json())
+        except ValueError as exc:
+            return _error(400, str(exc))
+        if end < start:
+            return _error(400, "end_date before start_date")
         qid = str(uuid.uuid4())
         with self._lock:
             self.queries[qid] = Query(
@@ -262,14 +352,12 @@ class KissmetricsSim:
                 rid in self.never_complete,
             )
         status_url = f"{self.foreign_location or self.query.base_url}/v2/queries/{qid}/status"
-        reply = Reply.json(
-            {
-                "meta": {"status": 202},
-                "data": {"message": "success"},
-                "links": [_link(status_url, "query-status", "Status")],
-            },
-            202,
-        )
+        body: dict[str, Any] = {"meta": {"status": 202}, "data": {"message": "success"}}
+        if self.run_answer != "location":
+            body["links"] = [_link(status_url, "query-status", "Status")]
+        if self.run_answer == "links":  # no Location header: the body's link only
+            return Reply.json({**body, "meta": {"status": 200}})
+        reply = Reply.json(body, 202)
         reply.headers["Location"] = status_url
         return reply
 
@@ -290,18 +378,20 @@ class KissmetricsSim:
                 }
             )
         results_url = f"{base}/v2/queries/{qid}/results"
+        status = 200 if self.status_done == "200_links" else 201
         reply = Reply.json(
             {
-                "meta": {"status": 201},
+                "meta": {"status": status},
                 "data": {"completed": True, "progress": 1.0},
                 "links": [
                     _link(status_url, "self", "Self"),
                     _link(results_url, "query-results", "Results"),
                 ],
             },
-            201,
+            status,
         )
-        reply.headers["Location"] = results_url
+        if self.status_done == "201_location":
+            reply.headers["Location"] = results_url
         return reply
 
     def _results(self, request: Request, qid: str) -> Reply:
@@ -313,36 +403,45 @@ class KissmetricsSim:
             offset = max(0, int(request.arg("offset", "0")))
         except ValueError:
             return _error(400, "limit and offset must be integers")
+        if self.page_limit == "own_size":
+            limit = OWN_PAGE_SIZE
         data = self.data[query.report.id]
         lo, hi = query.start.astimezone(UTC), query.end.astimezone(UTC)
         indices = data.index_range(lo, hi)
         late = data.late_in(lo, hi)
         total = len(indices) + len(late)
-        key = (query.report.id, indices.start, indices.stop, offset, limit)
-        cached = self._page_cache.get(key) if self.cache_pages and not late else None
-        if cached is None:
-            rows = [data.row(i) for i in indices[offset : offset + limit]]
-            if len(rows) < limit and offset + len(rows) >= len(indices):
-                late_offset = max(0, offset - len(indices))
-                rows += late[late_offset : late_offset + limit - len(rows)]
-            cached = json.dumps(rows, separators=(",", ":")).encode()
-            if self.cache_pages and not late:
-                self._page_cache[key] = cached
+        served = 0 if self.ignore_offset else offset
+        rows = self._rows(data, indices, late, served, limit)
         base = f"{self.query.base_url}/v2/queries/{qid}"
-        links = [_link(f"{base}/results?limit={limit}&offset={offset}", "self", "Self")]
-        if offset + limit < total:
-            links.append(
-                _link(f"{base}/results?limit={limit}&offset={offset + limit}", "next", "Next")
-            )
-        links.append(_link(f"{base}/export", "export", "Export"))
-        rest = json.dumps(
-            {
-                "pagination": {"limit": limit, "offset": offset, "total": total},
-                "links": links,
-            },
-            separators=(",", ":"),
-        ).encode()
-        return Reply(200, b'{"meta":{"status":200},"data":' + cached + b"," + rest[1:])
+        rest: dict[str, Any] = {"links": _page_links(f"{base}/results", limit, offset, total)}
+        rest["links"].append(_link(f"{base}/export", "export", "Export"))
+        if self.pagination == "present":
+            told = total + self.total_skew
+            rest["pagination"] = {"limit": limit, "offset": offset, "total": told}
+        if query.report.id in self.unknown_shape:
+            rows = b'{"rows":' + rows + b',"count":%d}' % total
+        tail = json.dumps(rest, separators=(",", ":")).encode()
+        return Reply(200, b'{"meta":{"status":200},"data":' + rows + b"," + tail[1:])
+
+    def _rows(
+        self, data: ReportData, indices: range, late: list[list[Any]], offset: int, limit: int
+    ) -> bytes:
+        """One page of rows, serialised in the `result_rows` form (cached for benchmarks)."""
+        key = (data.report.id, indices.start, indices.stop, offset, limit, self.result_rows)
+        cached = self._page_cache.get(key) if self.cache_pages and not late else None
+        if cached is not None:
+            return cached
+        rows: list[Any] = [data.row(i) for i in indices[offset : offset + limit]]
+        if len(rows) < limit and offset + len(rows) >= len(indices):
+            late_offset = max(0, offset - len(indices))
+            rows += late[late_offset : late_offset + limit - len(rows)]
+        if self.result_rows == "objects":
+            keys = data.keys()
+            rows = [dict(zip(keys, row, strict=False)) for row in rows]
+        serialised = json.dumps(rows, separators=(",", ":")).encode()
+        if self.cache_pages and not late:
+            self._page_cache[key] = serialised
+        return serialised
 
 
 def drifted(values: list[Any] | None, drift: str, added: list[Any]) -> list[Any] | None:
@@ -358,6 +457,13 @@ def drifted(values: list[Any] | None, drift: str, added: list[Any]) -> list[Any]
 
 def _link(href: str, rel: str, name: str) -> dict[str, Any]:
     return {"templated": False, "href": href, "rel": rel, "name": name}
+
+
+def _page_links(url: str, limit: int, offset: int, total: int) -> list[dict[str, Any]]:
+    links = [_link(f"{url}?limit={limit}&offset={offset}", "self", "Self")]
+    if offset + limit < total:
+        links.append(_link(f"{url}?limit={limit}&offset={offset + limit}", "next", "Next"))
+    return links
 
 
 def _error(status: int, message: str) -> Reply:

@@ -15,14 +15,33 @@ is produced in O(answer) time at any size. Tests move `snapshot_end`, revise val
 and read the ground truth back from here.
 
 Knobs: `payment_required` (every call answers 402), `forbidden_kpis` (ids whose calls,
-and snapshot batches naming them, answer 403), `max_take`, `max_url` (414 beyond).
+and snapshot batches naming them, answer 403), `max_take`, `max_url` (414 beyond),
+`ignores_skip` (paged lists answer their first page whatever `skip` says), `drift`
+(KPI #1's snapshot values arrive as text like `"1000.5 pts"`, and every snapshot record
+gains a `unitLabel`), `unknown_shape` (`/kpi-snapshots` answers a wrapper no reading of
+the doc gives), `snapshot_page` (records per page of the `items_flat` shape).
 
-Where the doc is silent the simulator does what the real service most plausibly does,
-the same assumptions the source writes down: snapshots come back as an object keyed by
-KPI id, each a list of `{group, value}` groups; group labels are `YYYY-MM-DD`,
-`YYYY-Www`, `YYYY-MM`, `YYYY-Qn`, `YYYY`; a group's value is the mean of its days (the
-last day for KPIs whose aggregation is `last`); error bodies are
-`{"statusCode", "error", "message"}`."""
+Where the doc is silent or contradicts itself, each reading is a dialect (`DIALECTS`,
+default first; docs/vendor-assumptions.md lists the doc lines):
+- `snapshots_shape`: `/kpi-snapshots` answers an object keyed by KPI id (`by_kpi`),
+  `{items: [{kpiId, snapshots | groups}]}` (`items_grouped`; even KPIs `snapshots`, odd
+  `groups`), `{items: [flat records], totalCount}` paged by `skip`/`take`
+  (`items_flat`), or a bare array of flat records (`bare_list`). Flat records carry kpiId.
+- `snapshot_fields`: records are `{group, value}` (`plain`) or also carry `kpiId`,
+  `timeZone`, `id` (`annotated`; projections and statistics then carry kpiId too).
+- `snapshot_day`: a record names its group by `group` label, by `date` (the group's first
+  day), or by `timestamp` (the UTC instant of that day's midnight in `timeZone`).
+- `group_label`: week/month/quarter/year labels as `2022-W36`, `2022-09`, `2022-Q3`,
+  `2022` (`iso`) or as the group's first day (`first_day`).
+- `value_type`: snapshot values as JSON numbers or numeric strings.
+- `to_bound`: `to` includes its day or not.
+- `paging_params`: lists page by `skip`/`take` or `offset`/`limit`.
+- `list_total`: lists give `{count: page, totalCount}` (the doc), only `count` = the
+  total, or only `count` = the page's length (`none`).
+- `usages_shape`: insight usages are KPI objects, `{items: [{kpiId, kpiName}],
+  totalCount}`, or bare KPI ids.
+A group's value is the mean of its days (the last day for KPIs whose aggregation is
+`last`, the sum for `sum`); error bodies are `{"statusCode", "error", "message"}`."""
 
 from __future__ import annotations
 
@@ -30,8 +49,8 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any, ClassVar
 
 import orjson
 
@@ -85,6 +104,31 @@ class QuantiveSim:
     max_take: int = 100
     max_url: int = 4000
     revised: dict[tuple[str, str], float] = field(default_factory=dict)
+    ignores_skip: bool = False
+    drift: bool = False
+    unknown_shape: bool = False
+    snapshot_page: int = 20
+    snapshots_shape: str = "by_kpi"
+    snapshot_fields: str = "plain"
+    snapshot_day: str = "group"
+    group_label: str = "iso"
+    value_type: str = "number"
+    to_bound: str = "inclusive"
+    paging_params: str = "skip_take"
+    list_total: str = "totalCount"
+    usages_shape: str = "kpis"
+
+    DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "snapshots_shape": ("by_kpi", "items_grouped", "items_flat", "bare_list"),
+        "snapshot_fields": ("plain", "annotated"),
+        "snapshot_day": ("group", "date", "timestamp"),
+        "group_label": ("iso", "first_day"),
+        "value_type": ("number", "string"),
+        "to_bound": ("inclusive", "exclusive"),
+        "paging_params": ("skip_take", "offset_limit"),
+        "list_total": ("totalCount", "count", "none"),
+        "usages_shape": ("kpis", "items", "ids"),
+    }
 
     def __post_init__(self) -> None:
         days = max(1, (self.data_end.date() - self.data_start.date()).days)
@@ -151,6 +195,17 @@ class QuantiveSim:
             for i in range(self.n_kpis)
             for day in self.days()
         }
+
+    def group_truth(self, group_by: str) -> dict[tuple[str, str], float]:
+        """Every snapshot group: (kpi id, the group's first day) → its value."""
+        truth: dict[tuple[str, str], float] = {}
+        for i in range(self.n_kpis):
+            grouped: dict[date, list[float]] = {}
+            for day in self.days():
+                grouped.setdefault(group_first_day(day, group_by), []).append(self.value(i, day))
+            for start, values in grouped.items():
+                truth[(kpi_id(i), start.isoformat())] = self._aggregate(i, values)
+        return truth
 
     def links(self, i: int) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -295,15 +350,27 @@ class QuantiveSim:
 
         return wrapped
 
-    def _paging(self, request: Request) -> tuple[int, int] | Reply:
+    def _paging(self, request: Request, cap: int | None = None) -> tuple[int, int] | Reply:
+        """(skip, take) from the dialect's parameters; a server that ignores skip
+        always starts at 0."""
+        names = ("skip", "take") if self.paging_params == "skip_take" else ("offset", "limit")
+        cap = cap or self.max_take
         try:
-            skip = int(request.arg("skip", "0"))
-            take = int(request.arg("take", str(self.max_take)))
+            skip = int(request.arg(names[0], "0"))
+            take = int(request.arg(names[1], str(cap)))
         except ValueError:
-            return _error(400, "Bad Request", "skip and take must be integers")
+            return _error(400, "Bad Request", f"{names[0]} and {names[1]} must be integers")
         if skip < 0 or take < 1:
-            return _error(400, "Bad Request", "skip must be >= 0 and take >= 1")
-        return skip, min(take, self.max_take)
+            return _error(400, "Bad Request", f"{names[0]} must be >= 0 and {names[1]} >= 1")
+        return (0 if self.ignores_skip else skip), min(take, cap)
+
+    def _page(self, items: list[Any], total: int) -> dict[str, Any]:
+        """A page of a list in the `list_total` dialect."""
+        if self.list_total == "count":
+            return {"count": total, "items": items}
+        if self.list_total == "none":
+            return {"count": len(items), "items": items}
+        return {"count": len(items), "items": items, "totalCount": total}
 
     def _list_kpis(self, request: Request) -> Reply:
         paging = self._paging(request)
@@ -311,7 +378,7 @@ class QuantiveSim:
             return paging
         skip, take = paging
         items = [self.kpi_json(i) for i in range(skip, min(skip + take, self.n_kpis))]
-        return Reply.json({"count": len(items), "items": items, "totalCount": self.n_kpis})
+        return Reply.json(self._page(items, self.n_kpis))
 
     def _get_kpi(self, request: Request, kid: str) -> Reply:
         i = self.index_of(kid)
@@ -328,8 +395,19 @@ class QuantiveSim:
             return paging
         skip, take = paging
         every = self.projections(i)
-        items = [{k: p[k] for k in ("date", "id", "value")} for p in every[skip : skip + take]]
-        return Reply.json({"items": items, "totalCount": len(every)})
+        items = [
+            {k: p[k] for k in ("date", "id", "value")} | self._annotations(kid)
+            for p in every[skip : skip + take]
+        ]
+        if self.list_total == "totalCount":  # the doc's KpiProjectionsResponse has no count
+            return Reply.json({"items": items, "totalCount": len(every)})
+        return Reply.json(self._page(items, len(every)))
+
+    def _annotations(self, kid: str, tz: str | None = None) -> dict[str, Any]:
+        """The fields an `annotated` record carries about itself."""
+        if self.snapshot_fields != "annotated":
+            return {}
+        return {"kpiId": kid} if tz is None else {"kpiId": kid, "timeZone": tz}
 
     def _statistics(self, request: Request, kid: str) -> Reply:
         i = self.index_of(kid)
@@ -338,14 +416,23 @@ class QuantiveSim:
         period = request.arg("type")
         if period not in PERIOD_TYPES:
             return _error(400, "Bad Request", f"type must be one of {', '.join(PERIOD_TYPES)}")
-        if not _TZ.match(request.arg("timeZone", "UTC") or ""):
+        tz = request.arg("timeZone", "UTC") or ""
+        if not _TZ.match(tz):
             return _error(400, "Bad Request", "timeZone must look like UTC+1")
-        return Reply.json(self.statistics(i, period))
+        return Reply.json(self.statistics(i, period) | self._annotations(kid, tz))
 
     def _usages(self, request: Request, iid: str) -> Reply:
         insight = next((x for x in self.insights if x.id == iid), None)
         if insight is None:
             return _error(404, "Not Found", f"insight {iid} not found")
+        if self.usages_shape == "ids":
+            return Reply.json([kpi_id(i) for i in insight.kpis])
+        if self.usages_shape == "items":
+            items = [
+                {"kpiId": kpi_id(i), "kpiName": self._linked(i)["name"], "insightId": iid}
+                for i in insight.kpis
+            ]
+            return Reply.json({"items": items, "totalCount": len(items)})
         return Reply.json([self._linked(i) for i in insight.kpis])
 
     def _snapshots(self, request: Request) -> Reply:
@@ -370,10 +457,30 @@ class QuantiveSim:
         if forbidden:
             return _error(403, "Forbidden", f"no permission to read KPI {forbidden[0]}")
         first = max(date.fromisoformat(start), self.snapshot_start)
-        last = min(date.fromisoformat(end), self.snapshot_end)
+        last = date.fromisoformat(end) - timedelta(days=self.to_bound == "exclusive")
+        last = min(last, self.snapshot_end)
         days = [first + timedelta(days=d) for d in range((last - first).days + 1)]
-        day_keys = [(d.isoformat(), d.toordinal()) for d in days]
+        if self._plain():
+            return Reply(200, orjson.dumps(self._plain_body(ids, days, group_by)))
+        by_kpi = {
+            kid: self._records(kid, i, days, group_by, tz)
+            for kid in ids
+            if (i := self.index_of(kid)) is not None  # one the account lacks: nothing
+        }
+        if self.unknown_shape:
+            return Reply.json({"result": {"kpiSnapshots": by_kpi}, "version": 2})
+        return self._shaped(request, by_kpi)
+
+    def _plain(self) -> bool:
+        """The default dialect, served on a fast path (the benchmarks ask for 1M rows)."""
+        defaults = all(getattr(self, knob) == forms[0] for knob, forms in self.DIALECTS.items())
+        return defaults and not (self.drift or self.unknown_shape)
+
+    def _plain_body(
+        self, ids: list[str], days: list[date], group_by: str
+    ) -> dict[str, list[dict[str, Any]]]:
         label = GROUP_LABELS[group_by]
+        day_keys = [(d.isoformat(), d.toordinal()) for d in days]
         body: dict[str, list[dict[str, Any]]] = {}
         for kid in ids:
             i = self.index_of(kid)
@@ -384,16 +491,66 @@ class QuantiveSim:
                     {"group": text, "value": self._value(i, ordinal)} for text, ordinal in day_keys
                 ]
                 continue
-            if group_by == "day":
-                body[kid] = [{"group": d.isoformat(), "value": self.value(i, d)} for d in days]
-                continue
             grouped: dict[str, list[float]] = {}
             for d in days:
                 grouped.setdefault(label(d), []).append(self.value(i, d))
             body[kid] = [
                 {"group": g, "value": self._aggregate(i, values)} for g, values in grouped.items()
             ]
-        return Reply(200, orjson.dumps(body))
+        return body
+
+    def _records(
+        self, kid: str, i: int, days: list[date], group_by: str, tz: str
+    ) -> list[dict[str, Any]]:
+        """One KPI's snapshot records in the current dialect."""
+        grouped: dict[date, list[float]] = {}
+        for d in days:
+            grouped.setdefault(group_first_day(d, group_by), []).append(self.value(i, d))
+        records = []
+        for start, values in grouped.items():
+            record: dict[str, Any] = self._day_field(start, group_by, tz)
+            value = self._aggregate(i, values) if group_by != "day" else values[0]
+            record["value"] = self._value_text(i, value)
+            if self.drift:
+                record["unitLabel"] = "pts"
+            if self.snapshot_fields == "annotated":
+                record |= {"kpiId": kid, "timeZone": tz, "id": f"{kid[-8:]}{start:%Y%m%d}"}
+            records.append(record)
+        return records
+
+    def _day_field(self, start: date, group_by: str, tz: str) -> dict[str, Any]:
+        if self.snapshot_day == "date":
+            return {"date": start.isoformat()}
+        if self.snapshot_day == "timestamp":
+            midnight = datetime.combine(start, time(), tzinfo=_offset(tz))
+            return {"date": midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        if self.group_label == "first_day":
+            return {"group": start.isoformat()}
+        return {"group": GROUP_LABELS[group_by](start)}
+
+    def _value_text(self, i: int, value: float) -> Any:
+        if self.drift and i == 1:
+            return f"{value} pts"
+        return str(value) if self.value_type == "string" else value
+
+    def _shaped(self, request: Request, by_kpi: dict[str, list[dict[str, Any]]]) -> Reply:
+        """The records of a batch in the `snapshots_shape` dialect."""
+        if self.snapshots_shape == "by_kpi":
+            return Reply.json(by_kpi)
+        if self.snapshots_shape == "items_grouped":
+            items = [
+                {"kpiId": kid, ("snapshots" if n % 2 == 0 else "groups"): records}
+                for n, (kid, records) in enumerate(by_kpi.items())
+            ]
+            return Reply.json({"items": items, "totalCount": len(items)})
+        flat = [{"kpiId": kid} | r for kid, records in by_kpi.items() for r in records]
+        if self.snapshots_shape == "bare_list":
+            return Reply.json(flat)
+        paging = self._paging(request, cap=self.snapshot_page)
+        if isinstance(paging, Reply):
+            return paging
+        skip, take = paging
+        return Reply.json({"items": flat[skip : skip + take], "totalCount": len(flat)})
 
     @staticmethod
     def _aggregate(i: int, values: list[float]) -> float:
@@ -402,6 +559,26 @@ class QuantiveSim:
         if AGGREGATIONS[i % 3] == "sum":
             return round(sum(values), 2)
         return round(sum(values) / len(values), 4)
+
+
+def group_first_day(day: date, group_by: str) -> date:
+    if group_by == "week":
+        return day - timedelta(days=day.weekday())
+    if group_by == "month":
+        return day.replace(day=1)
+    if group_by == "quarter":
+        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    if group_by == "year":
+        return date(day.year, 1, 1)
+    return day
+
+
+def _offset(tz: str) -> timezone:
+    """`UTC+3`, `UTC-2:30` → a fixed offset."""
+    sign, rest = (tz[3], tz[4:]) if len(tz) > 3 else ("+", "0")
+    hours, _, minutes = rest.partition(":")
+    delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return timezone(-delta if sign == "-" else delta)
 
 
 GROUP_LABELS = {

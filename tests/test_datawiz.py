@@ -7,15 +7,25 @@ from datetime import date, timedelta
 from urllib.parse import parse_qs
 
 import pendulum
+import pyarrow as pa
+import pytest
 
-from sandbox import Sandbox
+from sandbox import Sandbox, dialect_cases, dialect_matrix
 from sandbox import datawiz as sim
+from sources.datawiz.frames import Unreadable, read_days
 from tests.conftest import Cli
+from tests.truth import data_tables
 
 SHOP_TABLE = {
     "name": "sales_by_shop",
     "aggregate": ["turnover", "qty", "profit", "receipts_qty"],
     "group_by": ["shop"],
+}
+
+
+NINE_DAYS = {
+    "SOURCES__DATAWIZ__START_DATE": str(pendulum.yesterday("UTC").date().subtract(days=8)),
+    "SOURCES__DATAWIZ__PAGE_SIZE": "9",
 }
 
 
@@ -56,6 +66,97 @@ def builder_ranges(sandbox: Sandbox) -> set[tuple[str, str]]:
 
 def summary(cli: Cli) -> dict:
     return json.loads((cli.tmp / "summary.json").read_text())["sources"][0]
+
+
+def expected_tree(sandbox: Sandbox, first: date, last: date) -> list[tuple]:
+    """The example tree table (day → manager → category), flattened, from the sim."""
+    groups = ["day_month_year", "categorical_manager", "category"]
+    rows, _ = sandbox.datawiz.table(
+        {
+            "date_range": {"selected": "date", "date_from": str(first), "date_to": str(last)},
+            "aggregate": [{"metric": "turnover"}],
+            "group_by": [{"dimension": d} for d in groups],
+            "options": {"expand_tree": True},
+            "render_options": {"key_start": "day_month_year="},
+        }
+    )
+    out = []
+
+    def walk(row: dict, day: date) -> None:
+        names = (row.get("categorical_manager__name"), row.get("category__name"))
+        out.append((day, row["level"], *names, row["turnover"]))
+        for child in row["children"]:
+            walk(child, day)
+
+    for row in rows:
+        walk(row, date.fromisoformat(row["day_month_year__name"]))
+    return sorted(out, key=str)
+
+
+def loaded_tree(cli: Cli) -> list[tuple]:
+    rows = cli.sql(
+        "SELECT date, level, categorical_manager_name, category_name, turnover "
+        "FROM datawiz.category_managers"
+    )
+    return sorted(rows, key=str)
+
+
+def expected_reports(
+    sandbox: Sandbox, first: date, windows: list[tuple[date, date]]
+) -> dict[str, list]:
+    """The two example widgets: daily rows from `first` on, and one snapshot of each
+    `windows` entry (the windows a source fetched, as it keeps them)."""
+    dw = sandbox.datawiz
+    days = {"from": str(first), "to": str(yesterday())}
+    daily, _ = dw.widget(
+        "shops-sales",
+        "table",
+        {"date_range": days, "metrics": ["turnover", "qty"], "interval": "day_month_year"},
+    )
+    snapshots = []
+    for start, end in windows:
+        rows, _ = dw.widget(
+            "category-sales",
+            "table",
+            {
+                "date_range": {"from": str(start), "to": str(end)},
+                "metrics": ["turnover", "profit"],
+                "group_by_level": "category",
+            },
+        )
+        snapshots += [(start, end, r["category__name"], r["turnover"], r["profit"]) for r in rows]
+    return {
+        "daily": sorted(
+            (date.fromisoformat(r["date"]), r["shop__name"], r["turnover"], r["qty"]) for r in daily
+        ),
+        "snapshot": sorted(snapshots),
+    }
+
+
+def loaded_reports(cli: Cli) -> dict[str, list]:
+    return {
+        "daily": sorted(
+            cli.sql("SELECT date, shop_name, turnover, qty FROM datawiz.report_shops_sales__table")
+        ),
+        "snapshot": sorted(
+            cli.sql(
+                "SELECT _window_from, _window_to, category_name, turnover, profit "
+                "FROM datawiz.report_category_sales__table"
+            )
+        ),
+    }
+
+
+def assert_ground_truth(cli: Cli, sandbox: Sandbox, first: date) -> None:
+    """Every example table holds exactly what the simulator serves from `first` on,
+    whatever its dialect."""
+    last = yesterday()
+    assert loaded_by_shop(cli) == expected_by_shop(sandbox, first, last)
+    assert loaded_tree(cli) == expected_tree(sandbox, first, last)
+    windows = cli.sql(
+        "SELECT DISTINCT _window_from, _window_to FROM datawiz.report_category_sales__table"
+    )
+    assert loaded_reports(cli) == expected_reports(sandbox, first, windows)
 
 
 def test_multi_page_table_loads_exact_rows_with_credentials_on_api_hosts_only(
@@ -117,6 +218,8 @@ def test_check_then_run_schema_carries_the_column_types_and_titles(
     assert columns["date"]["merge_key"] and not columns["date"].get("primary_key")
     report = schema["tables"]["report_shops_sales__table"]["columns"]
     assert report["turnover_prev"]["data_type"] == "double"
+    # the widget's own `date` field is kept apart from the day the source adds
+    assert report["date__vendor"]["data_type"] == "date" and report["date"]["merge_key"]
     assert cli.sql(
         "SELECT data_type FROM information_schema.columns "
         "WHERE table_schema = 'datawiz' AND table_name = 'sales_by_shop' AND column_name = 'date'"
@@ -255,3 +358,97 @@ def test_wrong_password_exits_3_and_prints_no_secret(cli: Cli, sandbox: Sandbox)
             assert secret not in result.output
     assert wrong not in (cli.tmp / "summary.json").read_text()
     assert not sandbox.datawiz.api.requests
+
+
+def run_in_dialect(cli: Cli, sandbox: Sandbox, case: str) -> None:
+    """A run of the example tables over nine days (chunks of 7 + 2 days, pages of 9
+    rows) with the simulator speaking `case`; every table must be exact."""
+    sandbox.apply_dialect("datawiz", case)
+    result = cli("run", "datawiz", extra_env=NINE_DAYS)
+    assert result.code == 0, result.output
+    assert_ground_truth(cli, sandbox, yesterday() - timedelta(days=8))
+
+
+@pytest.mark.parametrize("case", dialect_cases(sim.DatawizSim))
+def test_every_dialect_loads_exactly_the_ground_truth_full_and_incremental(
+    cli: Cli, sandbox: Sandbox, case: str
+) -> None:
+    run_in_dialect(cli, sandbox, case)
+
+    again = cli("run", "datawiz", extra_env=NINE_DAYS)
+
+    assert again.code == 0, again.output
+    assert_ground_truth(cli, sandbox, yesterday() - timedelta(days=8))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", dialect_matrix(sim.DatawizSim), ids=str)
+def test_every_combination_of_dialects_loads_exactly_the_ground_truth(
+    cli: Cli, sandbox: Sandbox, case: str
+) -> None:
+    run_in_dialect(cli, sandbox, case)
+
+
+def test_rows_whose_day_no_reading_fits_fail_the_chunk_and_hold_the_cursor(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    one_chunk = {
+        **tables_env(SHOP_TABLE),
+        "SOURCES__DATAWIZ__REPORTS": "[]",
+        "SOURCES__DATAWIZ__CHUNK_DAYS": "100",
+    }
+    sandbox.apply_faults("datawiz.unknown_shape=true")
+    args = ("run", "datawiz", "--summary-json", str(cli.tmp / "summary.json"))
+
+    failed = cli(*args, extra_env=one_chunk)
+
+    assert failed.code == 1, failed.output
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, failed.stderr
+    for part in ("datawiz", "sales_by_shop", "POST /api/builder/create-table/", "day_month_year=d"):
+        assert part in errors[0], errors[0]
+    assert "cannot read the day" in errors[0]
+    assert data_tables(cli, "datawiz").get("sales_by_shop", 0) == 0
+    stats = summary(cli)
+    assert stats["cursors_after"] == stats["cursors_before"]
+
+    sandbox.datawiz.unknown_shape = False
+    fixed = cli(*args, extra_env=one_chunk)
+
+    assert fixed.code == 0, fixed.output
+    assert loaded_by_shop(cli) == expected_by_shop(sandbox, sandbox.datawiz.first_day, yesterday())
+    assert summary(cli)["cursors_after"]["sales_by_shop.next_day"] == str(
+        yesterday() + timedelta(1)
+    )
+
+
+@pytest.mark.parametrize("paging", ["page", "cursor"])
+def test_a_paginator_that_makes_no_progress_fails_the_chunk_instead_of_looping(
+    cli: Cli, sandbox: Sandbox, paging: str
+) -> None:
+    sandbox.apply_faults(f"datawiz.paging={paging},datawiz.stuck_paging=true")
+    env = {**NINE_DAYS, **tables_env(SHOP_TABLE), "SOURCES__DATAWIZ__REPORTS": "[]"}
+
+    result = cli("run", "datawiz", extra_env=env, timeout=60)
+
+    assert result.code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "repeats" in errors[0] and "sales_by_shop" in errors[0]
+    # the first chunk (7 days: 28 rows, 4 pages) fails; the second fits one page
+    last_two = yesterday() - timedelta(days=1)
+    assert loaded_by_shop(cli) == expected_by_shop(sandbox, last_two, yesterday())
+
+
+def test_a_day_spelled_d_m_or_m_d_is_read_by_the_chunk_s_days_or_refused() -> None:
+    april = (date(2026, 4, 1), date(2026, 4, 7))
+    days, form = read_days(pa.array(["03/04/2026", "05/04/2026"]), april)
+    assert form == "DD/MM/YYYY" and days.to_pylist() == [date(2026, 4, 3), date(2026, 4, 5)]
+    days, form = read_days(pa.array(["04/03/2026", "04/05/2026"]), april)
+    assert form == "MM/DD/YYYY" and days.to_pylist() == [date(2026, 4, 3), date(2026, 4, 5)]
+    days, _ = read_days(pa.array(["04/04/2026"]), april)  # both readings agree
+    assert days.to_pylist() == [date(2026, 4, 4)]
+    spring = (date(2026, 3, 1), date(2026, 4, 30))
+    with pytest.raises(Unreadable, match="read differently"):
+        read_days(pa.array(["03/04/2026"]), spring)  # 3 April or 4 March: refused
+    with pytest.raises(Unreadable, match="no day spelling fits"):
+        read_days(pa.array(["30.11.2026", "day 42"]), None)

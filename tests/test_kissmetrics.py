@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
 import pendulum
 import pytest
 
-from sandbox import Sandbox
-from sandbox.kissmetrics import REPORTS
+from sandbox import Sandbox, dialect_cases, dialect_matrix
+from sandbox.kissmetrics import REPORTS, KissmetricsSim
+from sources.common.errors import MalformedResponse
+from sources.common.windows import Window
+from sources.kissmetrics import column_names, make_config
+from sources.kissmetrics.client import Client, session
 from tests.conftest import Cli
 
 DAILY = {"SOURCES__KISSMETRICS__WINDOW_DAYS": "1", "SOURCES__KISSMETRICS__LOOKBACK_DAYS": "1"}
+# report → table and its columns in the default dialect (tests/test_destinations.py too)
 TABLES = {
     "Signups by Channel": (
         "report_signups_by_channel",
@@ -21,11 +27,23 @@ TABLES = {
     "Revenue per Person": ("report_revenue_per_person", ["identity", "col_1", "col_2", "col_3"]),
     "Active People": ("report_active_people", ["identity", "col_1", "col_2"]),
 }
+OWN_COLUMNS = ("_window_start", "_window_end", "_row_number", "_dlt_load_id", "_dlt_id")
 
 
-def loaded(cli: Cli, report: str) -> list[tuple]:
-    table, columns = TABLES[report]
-    return sorted(cli.sql(f"SELECT {', '.join(columns)} FROM kissmetrics.{table}"), key=repr)
+def loaded(cli: Cli, report: str, width: int) -> list[tuple]:
+    """The report's first `width` vendor columns, by position: their names depend on the
+    dialect (positional rows are named by the definition, objects by their keys)."""
+    table, _ = TABLES[report]
+    names = [
+        name
+        for (name,) in cli.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            f"'kissmetrics' AND table_name = '{table}' ORDER BY ordinal_position"
+        )
+        if name not in OWN_COLUMNS
+    ][:width]
+    listed = ", ".join(f'"{name}"' for name in names)
+    return sorted(cli.sql(f"SELECT {listed} FROM kissmetrics.{table}"), key=repr)
 
 
 def truth(sandbox: Sandbox, report: str) -> list[tuple]:
@@ -34,15 +52,27 @@ def truth(sandbox: Sandbox, report: str) -> list[tuple]:
 
 def assert_exact(cli: Cli, sandbox: Sandbox, reports=tuple(TABLES)) -> None:
     for report in reports:
-        assert loaded(cli, report) == truth(sandbox, report), report
+        expected = truth(sandbox, report)
+        width = max((len(row) for row in expected), default=0)
+        assert loaded(cli, report, width) == expected, report
 
 
 def summary(cli: Cli) -> dict:
     return json.loads((cli.tmp / "summary.json").read_text())["sources"][0]
 
 
-def test_full_load_matches_ground_truth(cli: Cli, sandbox: Sandbox) -> None:
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize("case", dialect_cases(KissmetricsSim))
+def test_full_load_matches_ground_truth_in_every_dialect(
+    cli: Cli, sandbox: Sandbox, case: str
+) -> None:
+    sandbox.apply_dialect("kissmetrics", case)
+
     result = cli("run", "kissmetrics", "--summary-json", str(cli.tmp / "summary.json"))
+
     assert result.code == 0, result.output
     assert_exact(cli, sandbox)
     assert cli.sql("SELECT count(*) FROM kissmetrics.reports") == [(len(REPORTS),)]
@@ -52,6 +82,28 @@ def test_full_load_matches_ground_truth(cli: Cli, sandbox: Sandbox) -> None:
     assert stats["requests"] > 0
     assert set(stats["cursors_after"]) == {f"report_results.{r.id}" for r in REPORTS}
     assert "report_signups_by_channel" in result.stdout  # the summary table
+
+
+def test_the_date_form_the_host_takes_is_found_once_and_remembered(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    query = sandbox.kissmetrics.query
+    sandbox.apply_dialect("kissmetrics", "run_dates=unix")  # the prose's form, not the example's
+
+    first = cli("run", "kissmetrics")
+
+    assert first.code == 0, first.output
+    refused = [json.loads(r.body) for r in query.seen("/run", "POST") if r.status == 400]
+    assert refused and all(isinstance(body["start_date"], str) for body in refused)
+    query.reset_log()
+
+    rerun = cli("run", "kissmetrics")
+
+    assert rerun.code == 0, rerun.output
+    posts = query.seen("/run", "POST")
+    assert posts and all(r.status == 202 for r in posts)  # Unix seconds from the start
+    assert all(isinstance(json.loads(r.body)["start_date"], int) for r in posts)
+    assert_exact(cli, sandbox)
 
 
 def test_rerun_asks_only_for_the_lookback_window_and_duplicates_nothing(
@@ -144,16 +196,26 @@ def test_connection_reset_mid_body_is_retried(cli: Cli, sandbox: Sandbox) -> Non
     assert_exact(cli, sandbox)
 
 
-def test_a_job_that_never_completes_fails_only_its_report(cli: Cli, sandbox: Sandbox) -> None:
+def test_a_job_that_never_completes_fails_only_its_report_and_not_window_by_window(
+    cli: Cli, sandbox: Sandbox
+) -> None:
     stuck = next(r for r in REPORTS if r.name == "Active People")
     sandbox.kissmetrics.never_complete = {stuck.id}
+    settings = {
+        "SOURCES__KISSMETRICS__JOB_TIMEOUT": "0.5",
+        "SOURCES__KISSMETRICS__CONCURRENCY": "2",
+    }
 
-    result = cli("run", "kissmetrics", extra_env={"SOURCES__KISSMETRICS__JOB_TIMEOUT": "0.5"})
+    result = cli("run", "kissmetrics", extra_env=settings)
 
     assert result.code == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors and all("report_active_people" in line for line in errors)
+    errors = error_lines(result)
+    assert len(errors) == 1 and "report_active_people" in errors[0]
     assert "did not finish within 0.5 s" in errors[0]
+    windows = len(sandbox.kissmetrics.query.seen(f"/reports/{REPORTS[0].id}/run", "POST"))
+    assert f"{windows} of {windows} window(s) failed" in errors[0]
+    # the first timeout stops the report's later windows: only the two in flight ran
+    assert len(sandbox.kissmetrics.query.seen(f"/reports/{stuck.id}/run", "POST")) <= 2 < windows
     assert "Traceback" not in result.stderr
     assert_exact(cli, sandbox, reports=("Signups by Channel", "Revenue per Person"))
     assert cli.sql(
@@ -261,3 +323,136 @@ def test_bad_settings_exit_2_naming_the_key(cli: Cli, key: str, value: str, name
     assert result.code == 2, result.output
     assert named in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_results_in_a_shape_nobody_expects_fail_their_report_and_hold_its_cursor(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    km = sandbox.kissmetrics
+    odd = next(r for r in REPORTS if r.name == "Active People")
+    held = f"report_results.{odd.id}"
+    start, end = pendulum.instance(sandbox.data_start), pendulum.today("UTC").subtract(days=3)
+    backfill = ["--start", start.to_date_string(), "--end", end.to_date_string()]
+    assert cli("run", "kissmetrics", *backfill, extra_env=DAILY).code == 0  # cursors: end
+    before = sorted(cli.sql("SELECT * FROM kissmetrics.report_active_people"), key=repr)
+    km.unknown_shape = {odd.id}  # `data` an object: {"rows": [...], "count": n}
+
+    failed = cli(
+        "run", "kissmetrics", "--summary-json", str(cli.tmp / "summary.json"), extra_env=DAILY
+    )
+
+    assert failed.code == 1, failed.output
+    errors = error_lines(failed)
+    assert len(errors) == 1, failed.stderr
+    assert errors[0].startswith("error: kissmetrics: report_active_people: GET /v2/queries/")
+    assert "/results: " in errors[0] and "`data` is a list of rows" in errors[0]
+    assert "keys [meta, data," in errors[0] and '"data":{"rows":[[' in errors[0]
+    assert "Traceback" not in failed.stderr
+    assert sorted(cli.sql("SELECT * FROM kissmetrics.report_active_people"), key=repr) == before
+    stats = summary(cli)
+    assert stats["cursors_after"][held] == stats["cursors_before"][held] == end.isoformat()
+    moved = {key for key in stats["cursors_after"] if key != held}
+    assert all(stats["cursors_after"][key] > end.isoformat() for key in moved)
+    assert_exact(cli, sandbox, reports=("Signups by Channel", "Revenue per Person"))
+
+    km.unknown_shape = set()
+    healed = cli("run", "kissmetrics", extra_env=DAILY)
+
+    assert healed.code == 0, healed.output
+    assert_exact(cli, sandbox)
+
+
+def test_vendor_columns_named_like_the_source_own_columns_are_kept_apart(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    report = next(r for r in REPORTS if r.name == "Active People")
+    settings = {
+        "SOURCES__KISSMETRICS__REPORT_IDS": json.dumps([report.id]),
+        "SOURCES__KISSMETRICS__REPORT_COLUMNS": json.dumps(
+            {report.id: ["identity", "_window_start", "_row_number"]}
+        ),
+    }
+
+    result = cli("run", "kissmetrics", extra_env=settings)
+
+    assert result.code == 0, result.output
+    rows = cli.sql(
+        "SELECT identity, _window_start__vendor, _row_number__vendor, _window_start, "
+        "_row_number FROM kissmetrics.report_active_people"
+    )
+    assert sorted(r[:3] for r in rows) == sorted(truth(sandbox, "Active People"))
+    numbers: dict[object, list[int]] = {}  # ours, not the vendor's: 0, 1, … per window
+    for _, _, _, window_start, number in rows:
+        numbers.setdefault(window_start, []).append(number)
+    assert all(isinstance(start, type(sandbox.data_start)) for start in numbers)
+    assert all(sorted(n) == list(range(len(n))) for n in numbers.values())
+
+
+# -- the protocol in process: the client over real HTTP, no pipeline ------------------------
+
+
+def fetch_all(sandbox: Sandbox, page_size: int = 1000) -> dict[str, list[tuple]]:
+    """Every report's rows over one window covering all the sandbox's data, as the
+    source's client reads them (list, run, poll, page, tables)."""
+    km = sandbox.kissmetrics
+    config = make_config(
+        km.token, km.api.base_url, km.query.base_url, None, page_size=page_size, poll_interval=0.01
+    )
+    window = Window(
+        pendulum.instance(sandbox.data_start).subtract(days=1),
+        pendulum.now("UTC").add(days=1),
+        complete=False,
+    )
+
+    async def run() -> dict[str, list[tuple]]:
+        found: dict[str, list[tuple]] = {}
+        async with session(config) as http:
+            client = Client(http, config)
+            for report in await client.list_reports():
+                rows: list[tuple] = []
+                async for _, table in client.run_report(report, window, column_names(report, {})):
+                    rows += [tuple(row.values()) for row in table.to_pylist()]
+                found[report["name"]] = sorted(rows, key=repr)
+        return found
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "pagination", "message"),
+    [
+        ("ignore_offset", True, "present", "already sent at skip 0"),
+        ("ignore_offset", True, "absent", "offset 5 repeats"),
+        ("total_skew", 3, "present", "empty results page at offset 20 of 23"),
+        ("total_skew", -3, "present", "announced 17 record(s) and sent 20"),
+        ("total_skew", -5, "present", "says 15 but the host has rows at offset 15"),
+    ],
+)
+def test_a_window_whose_pages_do_not_add_up_fails(
+    sandbox: Sandbox, fault: str, value: object, pagination: str, message: str
+) -> None:
+    km = sandbox.kissmetrics
+    km.data = {REPORTS[0].id: km.data[REPORTS[0].id]}  # one report of 20 rows, pages of 5
+    km.data[REPORTS[0].id].n = 20
+    km.pagination = pagination
+    setattr(km, fault, value)
+
+    with pytest.raises(MalformedResponse) as failure:
+        fetch_all(sandbox, page_size=5)
+
+    assert message in failure.value.line()
+    assert "GET /v2/queries/" in failure.value.line()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, id=case) for case in dialect_matrix(KissmetricsSim)]
+)
+def test_full_load_is_exact_when_dialects_meet(cli: Cli, sandbox: Sandbox, case: str) -> None:
+    """Every form of every open detail together with every form of every other one."""
+    sandbox.apply_dialect("kissmetrics", case)
+
+    result = cli("run", "kissmetrics")
+
+    assert result.code == 0, result.output
+    assert_exact(cli, sandbox)

@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 
+import duckdb
 import pytest
 
-from sandbox import Sandbox
-from sandbox.quantive import GROUP_LABELS, kpi_id
+from sandbox import Sandbox, dialect_cases, dialect_matrix
+from sandbox.quantive import QuantiveSim, kpi_id
 from tests.conftest import Cli
 
 # small pages and batches, so every list and range is fetched in several requests
@@ -44,14 +45,38 @@ def count(cli: Cli, table: str) -> int:
     return cli.sql(f"SELECT count(*) FROM quantive.{table}")[0][0]
 
 
+def rows_in(cli: Cli, table: str) -> int:
+    """`count`, or 0 when nothing was ever loaded into the table."""
+    try:
+        return count(cli, table)
+    except (duckdb.CatalogException, duckdb.IOException):
+        return 0
+
+
+def summary(cli: Cli) -> dict:
+    return json.loads((cli.tmp / "summary.json").read_text())["sources"][0]
+
+
 def errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
-def test_full_load_has_exact_counts_for_every_resource_across_pages(
-    cli: Cli, sandbox: Sandbox
+# every dialect alone, then (slow: `make test-full`) the pairwise combinations
+DIALECT_RUNS = [
+    *dialect_cases(QuantiveSim),
+    *(
+        pytest.param(case, marks=pytest.mark.slow, id=f"pairwise-{n}")
+        for n, case in enumerate(dialect_matrix(QuantiveSim))
+    ),
+]
+
+
+@pytest.mark.parametrize("dialect", DIALECT_RUNS)
+def test_full_load_and_rerun_are_exact_in_every_dialect(
+    cli: Cli, sandbox: Sandbox, dialect: str
 ) -> None:
     qr = sandbox.quantive
+    sandbox.apply_dialect("quantive", dialect)
     result = run(cli, "--summary-json", str(cli.tmp / "summary.json"))
 
     assert result.code == 0, result.output
@@ -64,16 +89,20 @@ def test_full_load_has_exact_counts_for_every_resource_across_pages(
     assert count(cli, "kpis__goals") == sum(len(qr.links(i)["goals"]) for i in range(n))
     assert count(cli, "kpis__linked_kpis") == sum(len(qr.links(i)["kpis"]) for i in range(n))
     assert count(cli, "insight_usages") == 2
-    usages = len(qr.insights[0].kpis) + len(qr.insights[2].kpis)
-    assert count(cli, "insight_usages__kpis") == usages
+    used = sorted(kpi_id(i) for insight in (0, 2) for i in qr.insights[insight].kpis)
+    assert sorted(k for (k,) in cli.sql("SELECT kpi_id FROM quantive.insight_usages__kpis")) == used
     # an analyst joins a KPI to its goals on the KPI id
     joined = cli.sql(
         "SELECT count(*) FROM quantive.kpis k JOIN quantive.kpis__goals g ON g.kpi_id = k.id"
     )
     assert joined == [(count(cli, "kpis__goals"),)]
+    if qr.snapshot_fields == "annotated":  # the vendor's own kpiId/timeZone, kept apart
+        for table in ("kpi_snapshots", "kpi_projections", "kpi_statistics"):
+            mismatched = f"SELECT count(*) FROM quantive.{table} WHERE kpi_id__vendor <> kpi_id"
+            assert cli.sql(mismatched) == [(0,)], table
     # the wire: pages of 5, batches of at most 4 ids, both headers on every request
-    pages = qr.api.seen("/v2/kpis")
-    assert sorted(int(r.query["skip"][0]) for r in pages) == list(range(0, n, 5))
+    skips = {int(r.query["skip"][0]) for r in qr.api.seen("/v2/kpis")}
+    assert set(range(0, n, 5)) <= skips <= {*range(0, n, 5), n}  # n: no total, an empty page
     batches = qr.api.seen("/kpi-snapshots")
     assert batches and all(len(r.query["ids"][0].split(",")) <= 4 for r in batches)
     assert {r.query["timeZone"][0] for r in batches} == {"UTC"}
@@ -81,8 +110,13 @@ def test_full_load_has_exact_counts_for_every_resource_across_pages(
     for request in qr.api.requests:
         assert request.headers["authorization"] == f"Bearer {qr.token}"
         assert request.headers["gtmhub-accountid"] == qr.account_id
-    stats = json.loads((cli.tmp / "summary.json").read_text())["sources"][0]
-    assert stats["cursors_after"] == {CURSOR: qr.snapshot_end.isoformat()}
+    assert summary(cli)["cursors_after"] == {CURSOR: qr.snapshot_end.isoformat()}
+
+    rerun = run(cli)
+
+    assert rerun.code == 0, rerun.output
+    assert snapshots(cli) == qr.ground_truth()
+    assert count(cli, "kpis") == n
 
 
 def test_rerun_asks_from_no_earlier_than_cursor_minus_lookback_and_duplicates_nothing(
@@ -117,18 +151,90 @@ def test_new_and_revised_snapshots_arrive_on_the_next_run(cli: Cli, sandbox: San
     assert snapshots(cli)[(kpi_id(3), yesterday.isoformat())] == 4242.5
 
 
-def test_weekly_groups_are_whole_weeks_and_merge_on_rerun(cli: Cli, sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("dialect", ["default", "group_label=first_day", "snapshot_day=date"])
+def test_weekly_groups_are_whole_weeks_and_merge_on_rerun(
+    cli: Cli, sandbox: Sandbox, dialect: str
+) -> None:
     qr = sandbox.quantive
+    sandbox.apply_dialect("quantive", dialect)
     weekly = {"SOURCES__QUANTIVE__GROUP_BY": "week"}
     assert run(cli, **weekly).code == 0
     assert run(cli, **weekly).code == 0
 
-    label = GROUP_LABELS["week"]
-    weeks = {label(day) for day in qr.days()}
-    loaded = snapshots(cli)
-    assert len(loaded) == qr.n_kpis * len(weeks)
+    rows = cli.sql('SELECT kpi_id, snapshot_date, value, "group" FROM quantive.kpi_snapshots')
+    assert {(k, d.isoformat()): v for k, d, v, _ in rows} == qr.group_truth("week")
+    assert len(rows) == len(qr.group_truth("week"))  # one row per KPI and week, no doubles
+    if dialect != "group_label=first_day":
+        assert all(g == f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" for _, d, _, g in rows)
     for request in qr.api.seen("/kpi-snapshots"):
         assert date.fromisoformat(request.query["from"][0]).weekday() == 0  # a Monday
+
+
+def test_a_drifted_value_goes_to_a_variant_column_and_a_new_field_to_a_new_one(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    qr = sandbox.quantive
+    assert run(cli).code == 0
+    qr.drift = True  # KPI #1's values turn into text like "1000.5 pts"; records gain unitLabel
+
+    result = run(cli)
+
+    assert result.code == 0, result.output
+    rows = cli.sql(
+        'SELECT kpi_id, "group", value, value__v_text, unit_label FROM quantive.kpi_snapshots'
+    )
+    truth = qr.ground_truth()
+    assert {(k, g) for k, g, *_ in rows} == set(truth)  # every row landed, none twice
+    assert len(rows) == len(truth)
+    refetched = {(qr.snapshot_end - timedelta(days=d)).isoformat() for d in range(3)}
+    for k, g, value, text, unit in rows:
+        drifted = k == kpi_id(1) and g in refetched
+        assert (value, text) == ((None, f"{truth[k, g]} pts") if drifted else (truth[k, g], None))
+        assert unit == ("pts" if g in refetched else None)
+
+
+def test_a_server_that_ignores_skip_fails_kpis_with_one_line_and_loads_nothing(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    sandbox.quantive.ignores_skip = True
+
+    result = run(cli)
+
+    assert result.code == 1, result.output
+    lines = errors(result.stderr)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: quantive: kpis: GET /results/api/v2/kpis")
+    assert "repeats" in lines[0]
+    for table in ("kpis", "kpi_snapshots", "kpi_projections", "kpi_statistics"):
+        assert rows_in(cli, table) == 0, table
+
+
+def test_an_unknown_snapshot_body_fails_with_one_line_holds_the_cursor_and_a_rerun_heals(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    qr = sandbox.quantive
+    assert run(cli).code == 0
+    before = count(cli, "kpi_snapshots")
+    qr.snapshot_end += timedelta(days=1)  # a new day the failed run must not skip
+    qr.unknown_shape = True
+
+    failed = run(cli, "--summary-json", str(cli.tmp / "summary.json"))
+
+    assert failed.code == 1, failed.output
+    lines = errors(failed.stderr)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: quantive: kpi_snapshots: GET /results/api/v1/kpi-snapshots")
+    assert "keys [result, version]" in lines[0]  # what was seen
+    assert "Traceback" not in failed.stderr
+    stats = summary(cli)
+    assert stats["cursors_after"] == stats["cursors_before"] != {}
+    assert count(cli, "kpi_snapshots") == before  # nothing of the failed batches
+
+    qr.unknown_shape = False
+    healed = run(cli)
+
+    assert healed.code == 0, healed.output
+    assert snapshots(cli) == qr.ground_truth()
 
 
 def test_kpi_ids_loads_only_those(cli: Cli, sandbox: Sandbox) -> None:
@@ -230,7 +336,9 @@ def test_backfill_loads_its_window_without_moving_the_cursor(cli: Cli, sandbox: 
     assert stats["cursors_after"] == stats["cursors_before"]
     assert stats["tables"]["kpi_snapshots"] == qr.n_kpis * 3  # --end is exclusive
     requested = {(r.query["from"][0], r.query["to"][0]) for r in qr.api.seen("/kpi-snapshots")}
-    assert requested == {(start.isoformat(), (end - timedelta(days=1)).isoformat())}
+    # `to` one day past the window (a server's `to` may be exclusive); the extra day is
+    # trimmed, so exactly the window loads
+    assert requested == {(start.isoformat(), end.isoformat())}
     assert snapshots(cli) == qr.ground_truth()
 
 

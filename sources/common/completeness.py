@@ -126,11 +126,15 @@ class RepeatGuard:
         self._seen: dict[Hashable, str] = {}
 
     def seen(self, where: str, keys: Iterable[Hashable]) -> None:
+        """Note one page's item identities; any seen before, on this page or another,
+        is an error (dlt's merge on the id would keep one of them at random)."""
         for key in keys:
-            before = self._seen.setdefault(key, where)
-            if before != where:
+            before = self._seen.get(key)
+            self._seen[key] = where
+            if before is not None:
+                place = "again" if before == where else f"already sent at {before}"
                 raise MalformedResponse(
-                    f"{self.what}: {where} repeats {key!r} already sent at {before}",
+                    f"{self.what}: {where} repeats {key!r} {place}",
                     source=self.source,
                     endpoint=self.endpoint,
                     hint="the server ignores the paging parameter; nothing of this list was loaded",

@@ -15,12 +15,13 @@ Conventions, the same for every vendor export:
 - an unquoted empty field is NULL, a quoted empty field `""` is the empty string, and
   nothing else is NULL ("NA", "null", "N/A" are values: a region, a name);
 - numbers written with a leading zero ("00123", a zip code, an account code) stay text;
-- column names are the header's, made unique (`name`, `name_2`) and never empty
-  (`col_<n>`); dlt's naming convention turns them into snake_case when loading."""
+- column names are the header's in dlt's snake_case, never empty (`col_<n>`) and
+  distinct: a name that repeats one before it, or that a source adds itself (`reserved`,
+  e.g. `_widget_id`), keeps its data under `<name>__vendor` (sources.common.names)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from sources.common.memory import release_memory
+from sources.common.names import column_names
 
 # Bytes of CSV per parsed block. pyarrow's streaming reader reads up to 32 blocks ahead,
 # so memory grows with the block size (8 MiB blocks held ~250 MB more on a 1M-row export);
@@ -58,7 +60,7 @@ class CsvFormatError(ValueError):
 
 @dataclass(frozen=True)
 class CsvLayout:
-    """What the first pass learned: header names (made unique), types and row count."""
+    """What the first pass learned: header, column names, types and row count."""
 
     header: list[str]
     names: list[str]
@@ -70,18 +72,9 @@ class CsvLayout:
         return pa.schema(list(zip(self.names, self.types, strict=True)))
 
 
-def unique_names(header: list[str]) -> list[str]:
-    names: list[str] = []
-    seen: set[str] = set()
-    for position, raw in enumerate(header):
-        base = raw.strip() or f"col_{position}"
-        name, n = base, 1
-        while name.lower() in seen:
-            n += 1
-            name = f"{base}_{n}"
-        seen.add(name.lower())
-        names.append(name)
-    return names
+def unique_names(header: list[str], reserved: Collection[str] = ()) -> list[str]:
+    """Column names for a header: snake_case, distinct, none in `reserved`."""
+    return column_names([raw.strip() or f"col_{n}" for n, raw in enumerate(header)], reserved)
 
 
 def _reader(path: Path, block_size: int, header: list[str] | None) -> pacsv.CSVStreamingReader:
@@ -136,8 +129,11 @@ def _fits(values: pa.Array, candidate: int) -> bool:
     return _casts(values, candidate)
 
 
-def inspect_csv(path: Path, block_size: int = DEFAULT_BLOCK_SIZE) -> CsvLayout:
-    """First pass: the header and the narrowest type of every column, over the whole file."""
+def inspect_csv(
+    path: Path, block_size: int = DEFAULT_BLOCK_SIZE, reserved: Collection[str] = ()
+) -> CsvLayout:
+    """First pass: the header and the narrowest type of every column, over the whole file;
+    no column is named like one of `reserved` (the columns the source adds)."""
     header: list[str] = []
     chosen: list[int] = []
     seen_values: list[bool] = []
@@ -165,7 +161,7 @@ def inspect_csv(path: Path, block_size: int = DEFAULT_BLOCK_SIZE) -> CsvLayout:
     types = [
         CANDIDATES[c] if seen else pa.string() for c, seen in zip(chosen, seen_values, strict=True)
     ]
-    return CsvLayout(header, unique_names(header), types, rows)
+    return CsvLayout(header, unique_names(header, reserved), types, rows)
 
 
 def read_csv_tables(

@@ -10,7 +10,7 @@ it unless the table sets `incremental = false`) and keeps, in resource state, `c
 the first day not yet loaded. A run asks for the days from that cursor minus
 `lookback_days` (late corrections are normal in retail data) up to yesterday in
 `time_zone`, in chunks of `chunk_days` so answers stay bounded; the rows carry `date`
-(from their key) and are merged on (`date`, `key`) with `date` as merge key, so a
+(from their key or day field) and are merged on (`date`, `key`) with `date` as merge key, so a
 re-fetched day replaces all its rows. `--start/--end` backfill a day range without
 moving the cursor back. A report widget with `interval = "day_month_year"` is fetched a
 day per request and merged on `date` the same way; any other widget is a snapshot of
@@ -20,12 +20,18 @@ Each chunk is spooled to disk until all its pages are in: a chunk that fails loa
 nothing, stops its table's cursor before it and is reported as a part failure while the
 other tables and chunks load. Configuration and authentication errors stop the source.
 
-Assumptions where the doc is silent (see also client.py and queries.py):
+Every chunk keeps a `Tally` (sources/common/completeness.py): the builder's `count`,
+the root rows received, the rows read; a chunk whose rows cannot all be read (a day in a
+form no reading fits, a missing key) fails with one line showing what came, loads
+nothing and holds the cursor.
+
+Assumptions where the doc is silent (see also client.py, frames.py and queries.py):
 - days are calendar days in `time_zone` (UTC by default), the account's reporting
   zone; "yesterday" is the last complete day;
-- a row's `key` carries `day_month_year=<YYYY-MM-DD>` when the day is grouped, as the
-  doc's key_start example (`shop=1&category=6779&product=`) suggests; rows of an
-  incremental table without a day in their key (totals) are not loaded;
+- a row's `key` carries `day_month_year=<day>` when the day is grouped, as the doc's
+  key_start example (`shop=1&category=6779&product=`) suggests: an ISO date, or an id
+  with the day in the row's day field (frames.day_of_rows); rows of an incremental
+  table whose key names no day are total rows, counted and not loaded;
 - snapshot tables (`incremental = false`) are replaced on each run."""
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from dlt.common.configuration.inject import with_config
 from dlt.extract.resource import DltResource
 
 from sources.common.arrow import Spool, required
+from sources.common.completeness import Tally, unreadable
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
@@ -59,7 +66,7 @@ from sources.common.stats import record_part_failure
 from sources.common.windows import Window, day_start, next_cursor, parse_datetime, timezone
 from sources.datawiz import client
 from sources.datawiz.client import SOURCE, DatawizConfig
-from sources.datawiz.frames import Framer, day_of_keys, with_column
+from sources.datawiz.frames import Framer, Span, Unreadable, day_of_rows, first_day_row, with_column
 from sources.datawiz.queries import ReportSpec, TableSpec, parse_reports, parse_tables
 
 log = logging.getLogger(__name__)
@@ -315,24 +322,21 @@ def builder_resource(
         cursors = state.setdefault("cursors", {})
         cursor = cursors.get(NEXT_DAY) if spec.incremental else None
         windows = plan.windows(cursor) if spec.incremental else [plan.snapshot()]
-        framer = Framer(tree=spec.tree)
+        added = (DATE,) if spec.incremental else ()
+        framer = Framer(tree=spec.tree, name=spec.name, added=added)
+        own_range = not spec.incremental and spec.date_range is not None
 
         def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
-            if spec.incremental or not spec.date_range:
-                body = spec.body(window.start.date(), window.end.subtract(days=1).date())
-            else:
-                body = spec.body(None, None)
+            body = spec.body(None, None) if own_range else spec.body(*span_of(window))
             return client.builder_pages(http, config, body, spec.name)
 
-        def frame(page: client.Page, window: Window) -> pa.Table:
-            table = framer.table(page.rows, page.columns)
+        def frame(page: client.Page, window: Window) -> tuple[pa.Table, int]:
+            span = None if own_range else span_of(window)
+            table = framer.table(page.rows, page.columns, span)
+            roots = root_rows(table, spec.tree)
             if not spec.incremental:
-                return table
-            days = day_of_keys(table)
-            table = with_column(table, DATE, days)
-            valid = pc.is_valid(days)
-            table = table if valid.false_count == 0 else table.filter(valid)
-            return required(table, (DATE, "key"))
+                return table, roots
+            return dated(table, span, framer), roots
 
         done: list[Window] = []
         loading = _load_windows(spec.name, config, windows, request, frame, framer, done, workers)
@@ -357,23 +361,25 @@ def report_resource(
         cursors = state.setdefault("cursors", {})
         cursor = cursors.get(NEXT_DAY)
         windows = plan.windows(cursor, days=1 if spec.daily else 10**6)
-        framer = Framer(tree=False)
+        added = (DATE,) if spec.daily else ("_window_from", "_window_to")
+        framer = Framer(tree=False, name=spec.table, added=added)
 
         def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
-            body = spec.body(window.start.date(), window.end.subtract(days=1).date())
+            body = spec.body(*span_of(window))
             return client.widget_pages(http, config, spec.report, spec.widget, body, spec.table)
 
-        def frame(page: client.Page, window: Window) -> pa.Table:
-            table = framer.table(page.rows, page.columns)
+        def frame(page: client.Page, window: Window) -> tuple[pa.Table, int]:
+            first, last = span_of(window)
+            table = framer.table(page.rows, page.columns, (first, last))
             rows = table.num_rows
-            first = window.start.date()
             if spec.daily:
-                table = with_column(table, DATE, pa.array([first] * rows, pa.date32()))
-                return required(table, (DATE,))
-            last = window.end.subtract(days=1).date()
-            table = with_column(table, "_window_from", pa.array([first] * rows, pa.date32()))
-            table = with_column(table, "_window_to", pa.array([last] * rows, pa.date32()))
-            return required(table, ("_window_from", "_window_to"))
+                table = with_column(table, DATE, pa.repeat(pa.scalar(first, pa.date32()), rows))
+                return required(table, (DATE,)), rows
+            table = with_column(
+                table, "_window_from", pa.repeat(pa.scalar(first, pa.date32()), rows)
+            )
+            table = with_column(table, "_window_to", pa.repeat(pa.scalar(last, pa.date32()), rows))
+            return required(table, ("_window_from", "_window_to")), rows
 
         done: list[Window] = []
         loading = _load_windows(spec.table, config, windows, request, frame, framer, done, workers)
@@ -386,18 +392,49 @@ def report_resource(
     return report_widget
 
 
+def span_of(window: Window) -> Span:
+    """The first and last day (inclusive) a window asks for."""
+    return window.start.date(), window.end.subtract(days=1).date()
+
+
+def root_rows(table: pa.Table, tree: bool) -> int:
+    """Rows of the answer's top level: all of them, or a flattened tree's roots."""
+    return table.column("parent_key").null_count if tree else table.num_rows
+
+
+def dated(table: pa.Table, span: Span | None, framer: Framer) -> pa.Table:
+    """The rows with their day as `date`; total rows (their key names no day) dropped,
+    rows whose day cannot be read fail the chunk with a sample of one."""
+    try:
+        days, totals, form = day_of_rows(table, span)
+    except Unreadable as exc:
+        raise unreadable(
+            f"cannot read the day of the rows ({exc})",
+            first_day_row(table),
+            source=SOURCE,
+            endpoint=client.BUILDER_ENDPOINT,
+        ) from None
+    framer.note("the day of a row", form)
+    if totals.true_count:
+        framer.note("rows whose key names no day", "total rows, not loaded")
+        keep = pc.invert(totals)
+        table, days = table.filter(keep), days.filter(keep)
+    return required(with_column(table, DATE, days), (DATE, "key"))
+
+
 async def _load_windows(
     name: str,
     config: DatawizConfig,
     windows: list[Window],
     request: Callable[[Any, Window], AsyncIterator[client.Page]],
-    frame: Callable[[client.Page, Window], pa.Table],
+    frame: Callable[[client.Page, Window], tuple[pa.Table, int]],
     framer: Framer,
     done: list[Window],
     workers: int,
 ) -> AsyncIterator[Any]:
     """Fetch the windows concurrently, spool each until complete, then hand it to dlt;
-    a failed window is recorded and skipped. The first table carries the column hints."""
+    a failed window is recorded and skipped. The first table carries the column hints.
+    Each window keeps a `Tally`: `count` announced, root rows received, rows read."""
     if not windows:
         return
     spools: dict[Any, Spool] = {}
@@ -405,9 +442,16 @@ async def _load_windows(
     async with client.session(config) as http:
 
         async def fetch(window: Window) -> AsyncIterator[pa.Table]:
+            tally = Tally("the chunk", source=SOURCE)
             async for page in request(http, window):
+                if page.count is not None:
+                    tally.declared(page.count)
+                tally.received(len(page.rows))
                 if page.rows:
-                    yield frame(page, window)
+                    table, roots = frame(page, window)
+                    tally.emitted(roots)
+                    yield table
+            tally.settle()
 
         try:
             async for outcome in fan_in(windows, fetch, concurrency=workers):
@@ -435,4 +479,5 @@ async def _load_windows(
 
 def days_of(window: Window) -> str:
     """The days a chunk covers, as a failure line names them."""
-    return f"days {window.start.date()}..{window.end.subtract(days=1).date()}"
+    first, last = span_of(window)
+    return f"days {first}..{last}"

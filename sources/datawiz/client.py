@@ -3,40 +3,73 @@
 Protocol (vendor-docs/datawiz-api.md): `POST {token_url}` (password grant, form
 encoded) gives `token_type`, `access_token`, `expires_in`, `refresh_token`; every API
 call sends `Authorization: <token_type> <access_token>` and the numeric `client-id`
-header (`account_id`). `POST {api_url}/api/builder/create-table/` answers
+header (`account_id`). `POST .../api/builder/create-table/` answers
 `{count, next, previous, results: {dataSource, columns}}`;
 `POST {bi_url}/api/report/reports/<report>/widgets/<widget>/data/` answers widget data.
 
-Assumptions where the doc is silent, kept here for the next engineer:
+Assumptions where the doc is silent or contradicts itself, kept here for the next
+engineer (docs/vendor-assumptions.md has the doc lines):
+- The builder's host: the doc's "HTTP Request" names `api-new.datawiz.io` (line 75),
+  every example POSTs to `bi-new.datawiz.io` (lines 211, 370, 486). The builder is asked
+  at `api_url` first; a 404 there sends it to `bi_url` once, and the host that answered
+  is kept for the rest of the run (`BuilderHost`, logged). Credentials go to these two
+  configured hosts only.
 - The API is Django REST framework with django-oauth-toolkit: token errors are RFC 6749
   bodies (`invalid_client`, `invalid_grant`), API errors `{"detail": …}` or, for a
   rejected query (400), `{"<field>": ["message", …]}`; that message names an unknown
   metric, so a 400 from the builder is reported as a configuration error (exit 2).
-- Builder paging is DRF's: `next` is an absolute URL with `page` (or `limit`/`offset`)
-  in its query, to which the same body is POSTed; `count` counts rows. We ask for
-  `page_size` rows per page; with `count` and the first page's length known, the
-  remaining pages are generated and fetched concurrently, else `next` is followed.
-- A report widget answers `{dataSource, columns}`, maybe inside `results` and maybe
-  paged with `next` like the builder; a widget without `dataSource` (a chart) is not
-  tabular and fails its table with a clear line.
-- `expires_in` is seconds; the token is renewed 10% (at most 60 s) before it runs out."""
+- Builder paging is DRF's, in any of its schemes: `next` is an absolute URL with
+  `page`, `limit`/`offset` or an opaque `cursor` in its query, to which the same body is
+  POSTed; `count` (root rows) may be missing. We ask for `page_size` rows per page (as
+  `page_size` and `limit`); with `count` and the first page's length known, the
+  remaining page/offset URLs are generated and fetched concurrently, else `next` is
+  followed. A `next` link or a page that repeats an earlier one is an error.
+- A widget (or builder) answer is `{dataSource, columns}`, maybe inside DRF's `results`
+  (a dict, or the rows as a list) and maybe paged with `next` like the builder; anything
+  else (a chart's answer) fails its part naming what came.
+- `expires_in` is seconds (renewed 10% (at most 60 s) before it runs out; without it
+  the token lives until a 401); `token_type` is used in any casing (sources/common/oauth)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import logging
+import threading
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from sources.common.errors import ConfigError, MalformedResponse, config_key_help
+from sources.common.completeness import RepeatGuard, fingerprint, unreadable
+from sources.common.errors import ConfigError, MalformedResponse, VendorError, config_key_help
 from sources.common.http import HttpPolicy, VendorHttp, describe_plain, origin_of, parse_json
 from sources.common.jobs import fan_in
 from sources.common.oauth import OAuth2Auth, PasswordGrant
 from sources.common.stats import stats_for
 
+log = logging.getLogger("sources.datawiz")
 SOURCE = "datawiz"
 BUILDER_PATH = "/api/builder/create-table/"
+BUILDER_ENDPOINT = f"POST {BUILDER_PATH}"
+
+
+class BuilderHost:
+    """Which configured host serves the builder, learnt once per run (see module doc)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.url: str | None = None
+
+    def candidates(self, api_url: str, bi_url: str) -> list[str]:
+        with self._lock:
+            return [self.url] if self.url else [api_url, bi_url]
+
+    def found(self, url: str, api_url: str) -> None:
+        with self._lock:
+            if self.url is None:
+                self.url = url
+                where = "api_url" if url == api_url else "bi_url (api_url answered 404)"
+                log.info("datawiz: the builder answers at %s: %s", where, url)
 
 
 @dataclass(frozen=True)
@@ -49,12 +82,14 @@ class DatawizConfig:
     page_size: int
     page_concurrency: int
     http: HttpPolicy
+    builder: BuilderHost = field(default_factory=BuilderHost, compare=False)
 
 
 @dataclass
 class Page:
     rows: list[dict[str, Any]]
     columns: list[dict[str, Any]]
+    count: int | None = None  # the vendor's `count` of the whole list (first page only)
 
 
 def describe_error(response: httpx.Response) -> str:
@@ -98,7 +133,14 @@ def session(config: DatawizConfig) -> VendorHttp:
 
 
 async def _post_query(http: VendorHttp, url: str, body: dict[str, Any], what: str, **kw) -> Any:
-    response = await http.request("POST", url, expect=(200, 400), json=body, **kw)
+    response = await _post(http, url, body, what, (200, 400), **kw)
+    return parse_json(response, SOURCE)
+
+
+async def _post(
+    http: VendorHttp, url: str, body: dict[str, Any], what: str, expect: tuple[int, ...], **kw
+) -> httpx.Response:
+    response = await http.request("POST", url, expect=expect, json=body, **kw)
     if response.status_code == 400:
         setting = "reports" if what.startswith("report") else "tables"
         raise ConfigError(
@@ -107,27 +149,72 @@ async def _post_query(http: VendorHttp, url: str, body: dict[str, Any], what: st
             endpoint=f"POST {httpx.URL(url).path}",
             hint=config_key_help(SOURCE, setting),
         )
-    return parse_json(response, SOURCE)
+    return response
 
 
-def _page(body: Any, endpoint: str, *, paged: bool) -> tuple[Page, int | None, str | None]:
-    results = body.get("results", body) if isinstance(body, dict) else None
-    rows = results.get("dataSource") if isinstance(results, dict) else None
-    if not isinstance(rows, list):
-        raise MalformedResponse(
-            "answer without results.dataSource (a list of rows)"
-            if paged
-            else "widget answer without dataSource: only tabular widgets can be loaded",
+def _page(body: Any, endpoint: str) -> tuple[Page, str | None]:
+    """One answer → its rows, columns, `count` and `next`, in any of the shapes the doc
+    allows: `{dataSource, columns}`, that inside `results`, or DRF's `results` list."""
+    results = body.get("results", body) if isinstance(body, dict) else body
+    if isinstance(results, dict):
+        rows, columns = results.get("dataSource"), results.get("columns")
+    else:
+        rows, columns = results, body.get("columns") if isinstance(body, dict) else None
+    if not isinstance(rows, list) or (rows and not _records(rows)):
+        raise unreadable(
+            "an answer without rows (dataSource or results, a list of objects); "
+            "a chart widget's answer is not tabular",
+            body,
             source=SOURCE,
             endpoint=endpoint,
         )
-    columns = results.get("columns") or []
-    count = body.get("count")
-    next_url = body.get("next")
+    meta = body if isinstance(body, dict) else {}
+    count, next_url = meta.get("count"), meta.get("next")
     return (
-        Page(rows, columns if isinstance(columns, list) else []),
-        int(count) if isinstance(count, int) else None,
+        Page(
+            rows,
+            columns if isinstance(columns, list) else [],
+            _count(count, body, endpoint),
+        ),
         str(next_url) if next_url else None,
+    )
+
+
+def _records(rows: list[Any]) -> bool:
+    """Rows are objects (the first and last checked: pages are uniform)."""
+    return isinstance(rows[0], dict) and isinstance(rows[-1], dict)
+
+
+def _count(value: Any, body: Any, endpoint: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise unreadable(
+            "a count that is no number", body, source=SOURCE, endpoint=endpoint
+        ) from None
+
+
+async def _first_builder_page(
+    http: VendorHttp, config: DatawizConfig, body: dict[str, Any], what: str, page_size: int
+) -> Any:
+    """The first page, from the host that serves the builder (see `BuilderHost`)."""
+    params = {"page_size": page_size, "limit": page_size}
+    tried = []
+    for base in config.builder.candidates(config.api_url, config.bi_url):
+        response = await _post(
+            http, f"{base}{BUILDER_PATH}", body, what, (200, 400, 404), params=params
+        )
+        if response.status_code == 200:
+            config.builder.found(base, config.api_url)
+            return parse_json(response, SOURCE)
+        tried.append(httpx.URL(base).host)
+    raise VendorError(
+        f"HTTP 404 from the builder at {' and '.join(tried)}",
+        source=SOURCE,
+        endpoint=BUILDER_ENDPOINT,
+        hint="check api_url and bi_url",
     )
 
 
@@ -136,30 +223,31 @@ async def builder_pages(
 ) -> AsyncIterator[Page]:
     """Every page of one builder query; pages after the first come concurrently when
     their URLs can be derived from `count`, in whatever order they arrive."""
-    url = f"{config.api_url}{BUILDER_PATH}"
-    endpoint = f"POST {BUILDER_PATH}"
-    first = await _post_query(http, url, body, what, params={"page_size": config.page_size})
-    page, count, next_url = _page(first, endpoint, paged=True)
+    first = await _first_builder_page(http, config, body, what, config.page_size)
+    page, next_url = _page(first, BUILDER_ENDPOINT)
+    guard = RepeatGuard("the builder's pages", source=SOURCE, endpoint=BUILDER_ENDPOINT)
+    guard.seen("page 1", [identity(page.rows)])
     yield page
     if not next_url:
         return
-    planned = page_urls(next_url, count, len(page.rows))
+    planned = page_urls(next_url, page.count, len(page.rows))
     if planned is None:
-        async for later in _follow(http, next_url, body, what, endpoint):
+        async for later in _follow(http, next_url, body, what, BUILDER_ENDPOINT, guard):
             yield later
         return
 
     async def fetch(page_url: str) -> AsyncIterator[Page]:
         answer = await _post_query(http, page_url, body, what)
-        later = _page(answer, endpoint, paged=True)[0]
+        later = _page(answer, BUILDER_ENDPOINT)[0]
         if not later.rows:  # every planned page lies inside `count`: a gap, never skip it
             raise MalformedResponse(
-                f"{what}: empty page {httpx.URL(page_url).params} of {count} rows",
+                f"{what}: empty page {httpx.URL(page_url).params} of {page.count} rows",
                 source=SOURCE,
-                endpoint=endpoint,
+                endpoint=BUILDER_ENDPOINT,
                 hint="the result changed while paging; rerun",
             )
-        yield later
+        guard.seen(str(httpx.URL(page_url).params), [identity(later.rows)])
+        yield Page(later.rows, later.columns)
 
     urls = [http.require_vendor_url(u, "the builder's next link") for u in planned]
     async for outcome in fan_in(urls, fetch, concurrency=config.page_concurrency):
@@ -170,12 +258,33 @@ async def builder_pages(
 
 
 async def _follow(
-    http: VendorHttp, next_url: str | None, body: dict[str, Any], what: str, endpoint: str
+    http: VendorHttp,
+    next_url: str | None,
+    body: dict[str, Any],
+    what: str,
+    endpoint: str,
+    guard: RepeatGuard,
 ) -> AsyncIterator[Page]:
+    """Follow `next` links one by one; a link or a page seen before is a paginator
+    making no progress: an error, never a loop or a silent de-duplication."""
+    links = RepeatGuard("the next links", source=SOURCE, endpoint=endpoint)
+    step = 1
     while next_url:
         url = http.require_vendor_url(next_url, "the next link")
-        page, _, next_url = _page(await _post_query(http, url, body, what), endpoint, paged=True)
-        yield page
+        step += 1
+        links.seen(f"page {step}", [url])
+        page, next_url = _page(await _post_query(http, url, body, what), endpoint)
+        guard.seen(f"page {step}", [identity(page.rows)])
+        yield Page(page.rows, page.columns)
+
+
+def identity(rows: list[dict[str, Any]]) -> Hashable:
+    """A page by its first and last row key (keys are unique within a query), or its
+    whole content where rows have none: a page that comes again is a paginator stuck."""
+    keys = (rows[0].get("key"), rows[-1].get("key")) if rows else (None, None)
+    if all(isinstance(k, str) for k in keys):
+        return f"rows {keys[0]} .. {keys[1]}"
+    return fingerprint(rows)
 
 
 def page_urls(next_url: str, count: int | None, page_rows: int) -> list[str] | None:
@@ -207,16 +316,17 @@ async def widget_pages(
     path = f"/api/report/reports/{report}/widgets/{widget}/data/"
     endpoint = f"POST {path}"
     answer = await _post_query(http, f"{config.bi_url}{path}", body, what)
-    page, _, next_url = _page(answer, endpoint, paged=False)
+    page, next_url = _page(answer, endpoint)
+    guard = RepeatGuard("the widget's pages", source=SOURCE, endpoint=endpoint)
+    guard.seen("page 1", [identity(page.rows)])
     yield page
-    async for later in _follow(http, next_url, body, what, endpoint):
+    async for later in _follow(http, next_url, body, what, endpoint, guard):
         yield later
 
 
 async def probe(config: DatawizConfig, body: dict[str, Any]) -> int:
     """One token grant and one builder call: the number of rows it counts."""
     async with session(config) as http:
-        url = f"{config.api_url}{BUILDER_PATH}"
-        answer = await _post_query(http, url, body, "the check query", params={"page_size": 1})
-        page, count, _ = _page(answer, f"POST {BUILDER_PATH}", paged=True)
-        return count if count is not None else len(page.rows)
+        answer = await _first_builder_page(http, config, body, "the check query", 1)
+        page = _page(answer, BUILDER_ENDPOINT)[0]
+        return page.count if page.count is not None else len(page.rows)

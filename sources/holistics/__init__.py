@@ -8,20 +8,27 @@ Tables (all merged, so re-runs update rows in place):
   structures (destinations, filter definitions, viz conditions) stay JSON.
 - `widget_<id>` per exported widget: the CSV's header names the (snake_cased) columns,
   its values are typed from the whole file (sources.common.csv_arrow), `_widget_id`
-  marks the widget.
+  marks the widget. A header that repeats a name, or holds `_widget_id` itself, keeps
+  that column under `<name>__vendor`; a column whose type drifts from the loaded one
+  goes to a variant column (`<name>__v_<type>`).
 
 Exports: every id of `widget_ids`, plus every widget of the dashboards in
 `dashboard_ids`, is submitted at once (`output: csv`, `export_filters` and the
 widget's own filters as `dashboard_filter_conditions`); all jobs are then polled
 together through List Jobs (100 ids a request), so N exports take about as long as the
 slowest. A job that ends `failure`/`cancelled` fails its widget only, with the job's
-log lines in the message; the other widgets load.
+log lines in the message; a job in a state this source does not know fails its widget
+at once, naming the state; the other widgets load. Every export's rows are counted from
+the CSV to the tables handed to dlt, and against the job's own row count where it gives
+one (sources.common.completeness.Tally): a short export fails, it never loads in part.
 
 Two modes per widget:
 - snapshot (default): each run replaces the table's rows in one transaction (dlt
   merge, delete-insert on `_widget_id`); a failed export loads nothing, so the last
-  good snapshot stays. An export with no rows at all also leaves the previous snapshot
-  (there is no row to carry the replacement) — logged as a warning.
+  good snapshot stays. An export with no rows at all empties the table: one row with
+  only `_widget_id` and `_empty_snapshot` = true (dlt's `hard_delete` hint) deletes
+  the widget's rows and is itself not stored. (An empty Arrow table deletes nothing,
+  and `replace` would also empty the tables of failed exports, which yield nothing.)
 - incremental: `widgets.<id>` names `date_filter_id` (a dashboard date filter) and
   `primary_key` (CSV columns). The filter is set to `between [cursor - lookback_days,
   today]` (ISO dates, UTC), rows are merged on the key, and the cursor (resource state
@@ -48,8 +55,9 @@ import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources.common.arrow import required
+from sources.common.arrow import conform, required
 from sources.common.batch_jobs import BatchPoller
+from sources.common.completeness import Tally, unreadable
 from sources.common.csv_arrow import CsvFormatError, CsvLayout, inspect_csv, read_csv_tables
 from sources.common.errors import (
     ConfigError,
@@ -60,6 +68,7 @@ from sources.common.errors import (
 )
 from sources.common.http import HttpPolicy, VendorHttp
 from sources.common.jobs import fan_in
+from sources.common.names import with_fields
 from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
@@ -72,12 +81,22 @@ from sources.common.settings import (
 from sources.common.stats import record_part_failure
 from sources.common.windows import parse_datetime
 from sources.holistics import client
-from sources.holistics.client import MAX_PAGE, REGIONS, SOURCE, SUCCESS, HolisticsConfig
+from sources.holistics.client import (
+    FAILURE,
+    MAX_PAGE,
+    REGIONS,
+    SOURCE,
+    SUCCESS,
+    HolisticsConfig,
+    JobStatuses,
+)
 
 log = logging.getLogger(__name__)
 _naming = NamingConvention()
 DEFAULT_HISTORY_DAYS = 30
 WIDGET_KEY = "_widget_id"
+EMPTY_MARK = "_empty_snapshot"  # set only on the row that empties a snapshot; never stored
+DOWNLOAD = "GET /exports/download"
 DETAIL_CONCURRENCY = 8
 
 # name, path, response key, JSON columns (deep definitions kept whole)
@@ -87,6 +106,9 @@ LISTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("users", "/users", "users", ()),
     ("groups", "/groups", "groups", ()),
 )
+
+
+Export = tuple[Path, CsvLayout, Tally]  # the downloaded file, its layout, its count
 
 
 @dataclass(frozen=True)
@@ -176,10 +198,9 @@ def holistics_source(
     )
     def dashboard_widgets(details: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield [
-            {**widget, "dashboard_id": d["id"]}
+            with_fields(widget, {"dashboard_id": d["id"]})
             for d in details
-            for widget in d.get("widgets") or []
-            if isinstance(widget, dict)
+            for widget in widgets_of(d)
         ]
 
     def listing(name: str, path: str, key: str, json_columns: tuple[str, ...]) -> Any:
@@ -208,7 +229,7 @@ def holistics_source(
                     for w in ids
                 ]
                 poller = BatchPoller(
-                    fetch=lambda batch: client.list_jobs(session, config, batch),
+                    fetch=JobStatuses(session, config),
                     finished=client.is_final,
                     batch_size=client.MAX_JOB_IDS,
                     interval=config.poll_interval,
@@ -216,7 +237,7 @@ def holistics_source(
                 )
                 async with poller:
 
-                    async def export(plan: WidgetPlan) -> AsyncIterator[tuple[Path, CsvLayout]]:
+                    async def export(plan: WidgetPlan) -> AsyncIterator[Export]:
                         path = Path(scratch) / f"{plan.widget_id}.csv"
                         try:
                             yield await export_widget(session, config, poller, plan, path)
@@ -228,8 +249,8 @@ def holistics_source(
                         if outcome.error is not None:
                             record_part_failure(SOURCE, outcome.error, plan.table)
                         elif outcome.item is not None:
-                            path, layout = outcome.item
-                            for table in widget_tables(path, layout, plan):
+                            path, layout, tally = outcome.item
+                            for table in widget_tables(path, layout, plan, tally):
                                 yield table
                             path.unlink(missing_ok=True)
                         elif plan.window_end is not None:
@@ -424,6 +445,19 @@ def unknown_widget(exc: VendorError, plan: WidgetPlan, configured: list[str]) ->
     return exc
 
 
+def widgets_of(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """A dashboard's widgets; one that is not an object with an id cannot be loaded."""
+    widgets = dashboard.get("widgets") or []
+    if isinstance(widgets, list) and all(isinstance(w, dict) and "id" in w for w in widgets):
+        return widgets
+    raise unreadable(
+        f"dashboard {dashboard.get('id')}: expected a 'widgets' list of objects with ids",
+        widgets,
+        source=SOURCE,
+        endpoint="GET /dashboards/{id}",
+    )
+
+
 async def export_targets(
     session: VendorHttp, config: HolisticsConfig, widget_ids: list[str], dashboard_ids: list[str]
 ) -> list[str]:
@@ -435,7 +469,10 @@ async def export_targets(
         except Exception as exc:
             record_part_failure(SOURCE, exc, f"dashboard {dashboard_id}")
             continue
-        found += [str(w["id"]) for w in dashboard.get("widgets") or [] if "id" in w]
+        try:
+            found += [str(w["id"]) for w in widgets_of(dashboard)]
+        except MalformedResponse as exc:
+            record_part_failure(SOURCE, exc, f"dashboard {dashboard_id}")
     return list(dict.fromkeys(found))
 
 
@@ -445,25 +482,46 @@ async def export_widget(
     poller: BatchPoller,
     plan: WidgetPlan,
     path: Path,
-) -> tuple[Path, CsvLayout]:
+) -> Export:
     """Submit, wait (polled with every other job), download, and check the CSV."""
     job_id = await client.submit_export(session, config, plan.widget_id, plan.conditions)
-    job = await poller.wait(job_id, what=f"export job {job_id} of widget {plan.widget_id}")
-    if job.get("status") != SUCCESS:
+    what = f"export job {job_id} of widget {plan.widget_id}"
+    job = await poller.wait(job_id, what=what)
+    if isinstance(job, Exception):
+        raise job
+    state = client.job_state(job)
+    if state == FAILURE:
         raise await client.job_failed(session, config, plan.widget_id, job)
+    if state != SUCCESS:
+        raise unreadable(
+            f"{what} is in state {job.get('status')!r}, which this source does not know",
+            # only its keys and state: a job may carry a pre-signed link, whose signature
+            # is no registered secret
+            {key: job[key] if key in ("id", "status") else "…" for key in job},
+            source=SOURCE,
+            endpoint="GET /jobs",
+            hint="Holistics may have a new job state; report it",
+        )
     await client.download_export(session, config, job_id, path)
     try:
-        layout = await asyncio.to_thread(inspect_csv, path)
+        layout = await asyncio.to_thread(inspect_csv, path, reserved=(WIDGET_KEY, EMPTY_MARK))
     except CsvFormatError as exc:
         raise MalformedResponse(
             f"export of widget {plan.widget_id} is not valid CSV: {exc}",
             source=SOURCE,
-            endpoint="GET /exports/download",
+            endpoint=DOWNLOAD,
         ) from None
+    if not layout.names:  # not even a header: a cut or failed file, never "no rows"
+        raise MalformedResponse(
+            f"export of widget {plan.widget_id} is empty: no header line, no rows",
+            source=SOURCE,
+            endpoint=DOWNLOAD,
+            hint="the previous snapshot stays; rerun, and report it if it persists",
+        )
     if plan.primary_key:
         columns = {_naming.normalize_identifier(n) for n in layout.names}
         missing = [k for k in plan.primary_key if k not in columns]
-        if missing and layout.names:
+        if missing:
             raise PipelineError(  # this widget's settings, not the run's: the others load
                 f"widgets.{plan.widget_id}.primary_key names {', '.join(missing)}, "
                 f"not among the export's columns {', '.join(sorted(columns))}",
@@ -471,11 +529,36 @@ async def export_widget(
                 resource=plan.table,
                 hint=config_key_help(SOURCE, "widgets"),
             )
-    return path, layout
+    tally = Tally(f"export of widget {plan.widget_id}", source=SOURCE, endpoint=DOWNLOAD)
+    declared = client.declared_rows(job)
+    if declared is not None:
+        tally.declared(declared)
+    tally.received(layout.rows)
+    if declared is not None and declared != layout.rows:
+        tally.settle()  # the file is short (or long): fail before anything is loaded
+    return path, layout, tally
 
 
-def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan) -> Iterator[Any]:
-    """The export's blocks as Arrow tables, with the hints of the widget's mode."""
+def snapshot_hints(table: str, columns: dict[str, Any] | None = None) -> Any:
+    """A snapshot table: each load replaces the widget's rows (delete-insert by widget)."""
+    return dlt.mark.make_hints(
+        table_name=table,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        merge_key=WIDGET_KEY,
+        columns=columns,
+    )
+
+
+def empty_snapshot(widget_id: int | str) -> pa.Table:
+    """The one row that replaces a snapshot with nothing: delete-insert deletes the
+    widget's rows by `_widget_id`, and `EMPTY_MARK` (dlt's `hard_delete`) keeps the row
+    itself out, all in the load's one transaction."""
+    return pa.table({WIDGET_KEY: pa.array([widget_id]), EMPTY_MARK: pa.array([True], pa.bool_())})
+
+
+def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan, tally: Tally) -> Iterator[Any]:
+    """The export's blocks as Arrow tables, with the hints of the widget's mode; the
+    tables' columns fitted to the destination's (a drifted type becomes a variant)."""
     if plan.primary_key:
         hints = dlt.mark.make_hints(
             table_name=plan.table,
@@ -487,18 +570,26 @@ def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan) -> Iterator[A
             primary_key=plan.primary_key,
         )
     else:
-        hints = dlt.mark.make_hints(
-            table_name=plan.table,
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-            merge_key=WIDGET_KEY,
-        )
-    if layout.rows == 0:
-        log.warning("%s: %s: the export has no rows; nothing loaded", SOURCE, plan.table)
-        return
+        hints = snapshot_hints(plan.table)
     widget_id = int(plan.widget_id) if plan.widget_id.isdigit() else plan.widget_id
+    if layout.rows == 0:
+        if not plan.primary_key:
+            log.info("%s: %s: the export has no rows; the table is emptied", SOURCE, plan.table)
+            yield dlt.mark.with_hints(
+                empty_snapshot(widget_id),
+                snapshot_hints(
+                    plan.table, {EMPTY_MARK: {"data_type": "bool", "hard_delete": True}}
+                ),
+                create_table_variant=True,
+            )
+        return
     wanted = plan.primary_key or []
     keys = tuple(n for n in layout.names if _naming.normalize_identifier(n) in wanted)
+    known = dlt.current.source_schema().tables.get(plan.table, {}).get("columns", {})
     for table in read_csv_tables(path, layout):
         marker = pa.repeat(pa.scalar(widget_id), table.num_rows)
         table = table.append_column(pa.field(WIDGET_KEY, marker.type, nullable=False), marker)
-        yield dlt.mark.with_hints(required(table, keys), hints, create_table_variant=True)
+        tally.emitted(table.num_rows)
+        table = required(conform(table, known), keys)
+        yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+    tally.settle()

@@ -12,7 +12,12 @@ are spooled to disk until they are complete: a window that fails loads nothing a
 stops that report's cursor before it, and its older rows stay as they were.
 
 Why not `dlt.sources.incremental`: the cursor is a request window, per report, not a
-column of monotonic values; one report failing must not hold back or push on another."""
+column of monotonic values; one report failing must not hold back or push on another.
+
+A report whose windows fail is reported once, by its earliest failed window (the one that
+holds the cursor) and the count of the others, not once per window. The date form the
+query host took (`run_dates`: ISO-8601 or Unix seconds) is kept in resource state, so the
+next run sends it first (sources/kissmetrics/client.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources.common.arrow import Spool, conform, positional_rows_to_table
+from sources.common.arrow import Spool, conform
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
@@ -43,12 +48,12 @@ from sources.common.settings import (
 from sources.common.stats import record_part_failure
 from sources.common.windows import Window, grid_windows, next_cursor, parse_datetime, timezone
 from sources.kissmetrics import client
-from sources.kissmetrics.client import SOURCE, KissmetricsConfig
+from sources.kissmetrics.client import ADDED_COLUMNS, SOURCE, Client, KissmetricsConfig
 
 _naming = NamingConvention()
 log = logging.getLogger(__name__)
 DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
-WINDOW_KEY = "_window_start"
+WINDOW_KEY, WINDOW_END, ROW_NUMBER = ADDED_COLUMNS
 
 
 @dlt.source(name=SOURCE, max_table_nesting=0)
@@ -101,7 +106,7 @@ def kissmetrics_source(
     )
     async def reports() -> AsyncIterator[list[dict[str, Any]]]:
         async with client.session(config) as http_session:
-            yield await client.list_reports(http_session, config)
+            yield await Client(http_session, config).list_reports()
 
     @dlt.transformer(
         data_from=reports,
@@ -128,14 +133,16 @@ def kissmetrics_source(
             for window in plan.windows(cursors.get(report["id"]))
         ]
         done: dict[str, list[Window]] = {report["id"]: [] for report in selected}
+        failed: dict[str, list[tuple[Window, BaseException]]] = {}
         spools: dict[tuple[str, Any], Spool] = {}
         async with client.session(config) as http_session:
+            km = Client(http_session, config, run_dates=state.get("run_dates"))
 
             async def fetch(job: tuple[dict[str, Any], Window]) -> AsyncIterator[pa.Table]:
                 report, window = job
                 names = column_names(report, columns)
-                async for offset, rows in client.run_report(http_session, config, report, window):
-                    yield stamp(positional_rows_to_table(rows, names), window, offset)
+                async for offset, table in km.run_report(report, window, names):
+                    yield stamp(table, window, offset)
 
             try:
                 async for outcome in fan_in(jobs, fetch, concurrency=workers):
@@ -147,7 +154,7 @@ def kissmetrics_source(
                     spool = spools.pop(key, None) or Spool()
                     with spool:
                         if outcome.error is not None:
-                            record_part_failure(SOURCE, outcome.error, tables[report["id"]])
+                            failed.setdefault(report["id"], []).append((window, outcome.error))
                             continue
                         done[report["id"]].append(window)
                         name = tables[report["id"]]
@@ -158,6 +165,10 @@ def kissmetrics_source(
             finally:
                 for spool in spools.values():
                     spool.close()
+        if km.dates.accepted:
+            state["run_dates"] = km.dates.accepted
+        for report_id, failures in failed.items():
+            record_failures(failures, len(done[report_id]) + len(failures), tables[report_id])
         for report in selected:
             stored = cursors.get(report["id"])
             moved = next_cursor(plan.cursor(stored), done[report["id"]], plan.run_start(stored))
@@ -179,7 +190,7 @@ def check(
 
     async def call() -> str:
         async with client.session(config) as http_session:
-            reports = await client.list_reports(http_session, config)
+            reports = await Client(http_session, config).list_reports()
         return f"token accepted, {len(reports)} report(s) visible"
 
     return asyncio.run(call())
@@ -343,13 +354,24 @@ def column_names(report: dict[str, Any], configured: dict[str, list[str]]) -> li
     return ["identity"]
 
 
+def record_failures(failures: list[tuple[Window, BaseException]], windows: int, table: str) -> None:
+    """One line per report, not per window: its earliest failed window (the one that holds
+    the cursor), with how many of the run's windows failed."""
+    window, error = min(failures, key=lambda failure: failure[0].start)
+    what = (
+        f"{len(failures)} of {windows} window(s) failed, the first "
+        f"{window.start.date()}..{window.end.date()}"
+    )
+    record_part_failure(SOURCE, error, table, what=what)
+
+
 def stamp(table: pa.Table, window: Window, offset: int) -> pa.Table:
     rows = table.num_rows
     ts = pa.timestamp("us", tz="UTC")
     start = pa.repeat(pa.scalar(window.start, type=ts), rows)  # not a list of datetimes:
     end = pa.repeat(pa.scalar(window.end, type=ts), rows)  # 1M of those took 3.5 s
     numbers = pa.array(range(offset, offset + rows), type=pa.int64())
-    for name, values in ((WINDOW_KEY, start), ("_window_end", end), ("_row_number", numbers)):
+    for name, values in ((WINDOW_KEY, start), (WINDOW_END, end), (ROW_NUMBER, numbers)):
         table = table.append_column(pa.field(name, values.type, nullable=False), values)
     return table
 

@@ -8,7 +8,9 @@ Tables (dataset `quantive`, merged on natural keys):
   `kpis__sessions`, `kpis__linked_kpis`; anything nested deeper stays JSON in those
   rows. A KPI re-loaded replaces its links (dlt merges child rows with their parent).
 - `kpi_snapshots` (`kpi_id`, `group`): one row per KPI and snapshot group, with
-  `snapshot_date` (the group's first day), `value`, `group_by`, `time_zone`. Arrow.
+  `snapshot_date` (the group's first day), `value`, `group_by`, `time_zone`, and any
+  other field the vendor sends (its own `kpiId`/`timeZone` as `kpi_id__vendor`,
+  `time_zone__vendor`; a value that is not a number in `value__v_text`). Arrow.
 - `kpi_projections` (`kpi_id`, `id`; merge key `kpi_id`: a KPI's projections re-fetched
   replace the ones loaded before).
 - `kpi_statistics` (`kpi_id`, `period_type`, `read_on`): one row per KPI, period type
@@ -25,28 +27,34 @@ rest loads) and the cursor is put back where the run found it, so the next run f
 the failed KPIs' days again. `--start/--end` make a stateless incremental
 (`end_value`) that loads the window without touching the cursor.
 
-Assumptions where the vendor doc is silent (vendor-docs/quantive-kpis-api.txt):
-- Paging: `GET /v2/kpis` returns `{count, items, totalCount}` (documented) and pages
-  with `skip`/`take` query parameters (not documented). We ask `take = page_size`; the
-  first page tells the total and how many the server really gives per page, then the
-  rest are fetched concurrently until `totalCount` is reached. A list without
-  `totalCount` counts as complete. Projections (`{items, totalCount}`) page the same way.
+Where the vendor doc is silent or contradicts itself the source accepts every plausible
+form and logs (INFO, once per run) the one the vendor speaks; `sandbox/quantive.py`
+speaks each as a dialect and docs/vendor-assumptions.md lists them with the doc lines:
+- Lists (`GET /v2/kpis`, projections): paging parameters are not documented, so both
+  `skip`/`take` and `offset`/`limit` are sent. The total is `totalCount`, else a `count`
+  larger than the page; with a total the rest is fetched concurrently and counted
+  against it, without one page after page until an empty page. A page that repeats
+  another's ids (a server ignoring `skip`) fails the list: nothing is de-duplicated.
+- `GET /v1/kpi-snapshots` has no documented body: an object keyed by KPI id,
+  `{items: [{kpiId, snapshots|groups}]}`, `{items: [flat records], totalCount}` (paged
+  to its total) and a bare array are all read (`sources/quantive/snapshots.py`). A
+  record names its group by `group` (`2022-W36`, `2022-09`, `2022-Q3`, `2022`, or a
+  day inside the group) or by `date` (a day or a timestamp, read in `time_zone`).
+  `to` ("snapshots that end on this date") is asked one day late and the extra day
+  trimmed, so an exclusive `to` loses nothing. Every record becomes a row (`Tally`); a
+  body or record in no known form fails its batch with one line showing what came
+  (one line however many batches fail alike), and the cursor holds.
 - `kpi_ids` given: each KPI is read with `GET /v1/kpis/{kpiId}` (documented); a 404 is a
   configuration error naming the id.
-- `GET /v1/kpi-snapshots` answers "200 ok" without a documented body. We take the shape
-  the v2 endpoint's `kpiSnapshotGroupsByKpiDto` names: an object keyed by KPI id whose
-  values are lists of snapshot groups `{group, value, …}` (the fields of the documented
-  `kpiSnapshotRequest`), and also accept `{items: [{kpiId, snapshots}]}`. `from`/`to`
-  are inclusive days. `group` labels are `YYYY-MM-DD` (day), `YYYY-Www` (ISO week, as
-  the doc's `2022-W36`), `YYYY-MM`, `YYYY-Qn`, `YYYY`; `group_by` is one of day, week,
-  month, quarter, year (default day).
 - `ids` go in batches of `snapshot_batch_size` (default 50: ~1,250 characters of
   24-character ids, well under common 2-8 KB URL limits), and long date ranges in
   windows of `snapshot_window_days` made of whole groups.
 - `timeZone` takes the doc's offset form (`UTC`, `UTC+3`, `UTC-2`); an IANA name is
   refused at configuration time rather than guessed.
-- `GET /v1/insights/{id}/usages/kpis` has no documented body: a list of KPI objects (or
-  `{items}`), each with the KPI's `id`.
+- `GET /v1/insights/{id}/usages/kpis` has no documented body: a list (or `{items}`) of
+  KPI objects (`id`), usage records (`kpiId`) or bare ids.
+- Vendor fields named like a column this source adds (`kpiId` next to our `kpi_id`)
+  keep their data under `<name>__vendor`, in every table.
 - Error bodies are JSON with a `message` (or `error`) when the service gives one; the
   line names the documented meaning of the status (402 → payment required, with what
   to do). 401/403 are authentication errors (exit 3): a KPI the token may not read
@@ -66,6 +74,7 @@ import pendulum
 import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 
+from sources.common.arrow import conform
 from sources.common.errors import (
     ConfigError,
     PipelineError,
@@ -74,7 +83,7 @@ from sources.common.errors import (
 )
 from sources.common.http import HttpPolicy, VendorHttp
 from sources.common.jobs import fan_in
-from sources.common.records import records_to_table
+from sources.common.names import with_fields
 from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
@@ -87,14 +96,13 @@ from sources.common.settings import (
 from sources.common.stats import record_part_failure
 from sources.common.windows import parse_datetime
 from sources.quantive import client, periods
-from sources.quantive.client import DEFAULT_BASE_URL, SOURCE, QuantiveConfig
+from sources.quantive.client import DEFAULT_BASE_URL, SOURCE, QuantiveConfig, unread
+from sources.quantive.snapshots import CURSOR, snapshot_table
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 PERIOD_TYPES = ("week", "month", "three-months", "year", "all-time")
-CURSOR = "snapshot_date"
-SNAPSHOTS_ENDPOINT = "GET /v1/kpi-snapshots"
 # the expanded links of a KPI → the child table each becomes (kpis__<name>)
 LINKS = {"goals": "goals", "metrics": "metrics", "sessions": "sessions", "kpis": "linked_kpis"}
 KPI_JSON = ("groups", "owner_ids", "current_user_allowed_actions", "insight_link")
@@ -127,10 +135,12 @@ def quantive_source(
     lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
     batch_size = int(require_positive(SOURCE, "snapshot_batch_size", snapshot_batch_size))
     window_days = int(require_positive(SOURCE, "snapshot_window_days", snapshot_window_days))
-    wanted = optional_list(SOURCE, "kpi_ids", kpi_ids)
+    wanted = list(dict.fromkeys(optional_list(SOURCE, "kpi_ids", kpi_ids)))  # each KPI once
     insights = optional_list(SOURCE, "insight_ids", insight_ids)
     period_types = _period_types(statistics_periods)
     today = pendulum.now(tz).date()
+    kpis_endpoint = client.endpoint_of(config, "/v2/kpis")
+    snapshots_endpoint = client.endpoint_of(config, "/v1/kpi-snapshots")
     cursor = _snapshot_cursor(
         start_date, backfill_start, backfill_end, tz, today, grouping, lookback
     )
@@ -149,13 +159,12 @@ def quantive_source(
                 else:
                     listed = [
                         item
-                        async for page in client.paged(http_session, config, "/v2/kpis")
-                        for item in page.items
+                        async for items in client.paged(http_session, config, "/v2/kpis")
+                        for item in items
                     ]
+                yield [shape_kpi(kpi, kpis_endpoint) for kpi in listed]
         except PipelineError as exc:  # everything else hangs off this list: stop here
             raise exc.in_context(source=SOURCE, resource="kpis") from None
-        unique = {str(kpi["id"]): kpi for kpi in listed if kpi.get("id") is not None}
-        yield [shape_kpi(kpi) for _, kpi in sorted(unique.items())]
 
     @dlt.transformer(
         data_from=kpis,
@@ -168,7 +177,7 @@ def quantive_source(
             "deduplicated": True,
         },
         primary_key=("kpi_id", "group"),
-        columns={CURSOR: {"data_type": "date"}},
+        columns={CURSOR: {"data_type": "date"}, "value": {"data_type": "double"}},
     )
     async def kpi_snapshots(
         listed: list[dict[str, Any]], snapshot_date: dlt.sources.incremental[date] = cursor
@@ -184,27 +193,40 @@ def quantive_source(
             for batch in _chunks(ids, batch_size)
         ]
         failed = False
+        known = dlt.current.source_schema().tables.get("kpi_snapshots", {}).get("columns", {})
         async with client.session(config) as http_session:
 
             async def fetch(job: tuple[list[str], tuple[date, date]]) -> AsyncIterator[pa.Table]:
                 batch, (frm, to) = job
-                groups = await client.snapshots(
+                body = await client.snapshots(
                     http_session, config, batch, frm, to, time_zone=tz_name, group_by=grouping
                 )
-                table = snapshot_table(groups, grouping, tz_name)
-                if table is not None:
-                    yield table
+                table = snapshot_table(
+                    body,
+                    batch,
+                    group_by=grouping,
+                    time_zone=tz_name,
+                    tz=tz,
+                    last=to,
+                    endpoint=snapshots_endpoint,
+                )
+                if table is not None and table.num_rows:
+                    yield conform(table, known)
 
+            reported: set[str] = set()
             async for outcome in fan_in(jobs, fetch, concurrency=config.concurrency):
                 if outcome.item is not None:
                     yield outcome.item
                 elif outcome.error is not None:
                     failed = True
+                    if _kind(outcome.error) in reported:
+                        continue  # the same failure as another batch's: one line says it
+                    reported.add(_kind(outcome.error))
                     record_part_failure(
                         SOURCE,
                         outcome.error,
                         "kpi_snapshots",
-                        endpoint=SNAPSHOTS_ENDPOINT,
+                        endpoint=snapshots_endpoint,
                         fatal=payment_required,
                     )
         if failed and state is not None:
@@ -224,8 +246,8 @@ def quantive_source(
 
             async def fetch(kpi_id: str) -> AsyncIterator[list[dict[str, Any]]]:
                 path = f"/v1/kpis/{kpi_id}/projections"
-                async for page in client.paged(http_session, config, path):
-                    yield [{"kpi_id": kpi_id, **item} for item in page.items]
+                async for items in client.paged(http_session, config, path):
+                    yield [with_fields(item, {"kpi_id": kpi_id}) for item in items]
 
             async for outcome in fan_in(
                 [kpi["id"] for kpi in listed], fetch, concurrency=config.concurrency
@@ -258,13 +280,8 @@ def quantive_source(
             async def fetch(job: tuple[str, str]) -> AsyncIterator[dict[str, Any]]:
                 kpi_id, period = job
                 stats = await client.statistics(http_session, config, kpi_id, period, tz_name)
-                yield {
-                    "kpi_id": kpi_id,
-                    "period_type": period,
-                    "read_on": today,
-                    "time_zone": tz_name,
-                    **stats,
-                }
+                added = {"kpi_id": kpi_id, "period_type": period, "read_on": today}
+                yield with_fields(stats, {**added, "time_zone": tz_name})
 
             rows: list[dict[str, Any]] = []
             async for outcome in fan_in(jobs, fetch, concurrency=config.concurrency):
@@ -292,9 +309,7 @@ def quantive_source(
                     "insight_id": insight_id,
                     "kpi_count": len(used),
                     "read_at": pendulum.now("UTC"),
-                    "kpis": [
-                        {"insight_id": insight_id, "kpi_id": kpi.get("id"), **kpi} for kpi in used
-                    ],
+                    "kpis": used,
                 }
 
             async for outcome in fan_in(insights, fetch, concurrency=config.concurrency):
@@ -321,7 +336,8 @@ def check(
     async def call() -> str:
         async with client.session(config) as http_session:
             total = await client.count_kpis(http_session, config)
-        return f"token and account accepted, {total} KPI(s) visible"
+        visible = "the KPI list gives no total" if total is None else f"{total} KPI(s) visible"
+        return f"token and account accepted, {visible}"
 
     return asyncio.run(call())
 
@@ -345,44 +361,30 @@ def make_config(
     )
 
 
-def shape_kpi(kpi: dict[str, Any]) -> dict[str, Any]:
+def shape_kpi(kpi: dict[str, Any], endpoint: str) -> dict[str, Any]:
     """The KPI's own fields, with its expanded links hoisted into child lists that carry
-    `kpi_id`; `projections` go to their own table."""
+    `kpi_id`; `projections` go to their own table. A link that is not an object fails
+    the list: a child row silently dropped is a lost row."""
     row = {key: value for key, value in kpi.items() if key not in ("links", "projections")}
-    links = kpi.get("links")
-    expanded = links.get("expanded") if isinstance(links, dict) else None
-    expanded = expanded if isinstance(expanded, dict) else {}
+    links = kpi.get("links") or {}
+    if not isinstance(links, dict) or not isinstance(links.get("expanded") or {}, dict):
+        raise unread("expected the KPI's links to be {expanded: {...}}", links, endpoint)
+    unexpanded = {key: value for key, value in links.items() if key != "expanded"}
+    if unexpanded:  # not documented: kept, not dropped
+        row["links"] = unexpanded
+    expanded = links.get("expanded") or {}
     for key, name in LINKS.items():
-        items = expanded.get(key) or []
-        row[name] = [{"kpi_id": kpi["id"], **item} for item in items if isinstance(item, dict)]
+        items = _link_list(expanded, key, endpoint)
+        row[name] = [with_fields(item, {"kpi_id": kpi["id"]}) for item in items]
     return row
 
 
-SNAPSHOT_TYPES = {"group": pa.string(), "value": pa.float64()}
-
-
-def snapshot_table(
-    groups: dict[str, list[dict[str, Any]]], group_by: str, time_zone: str
-) -> pa.Table | None:
-    """One Arrow table for a batch's snapshot groups, keyed by KPI id."""
-    records: list[dict[str, Any]] = []
-    kpi_column: list[str] = []
-    for kpi_id, snaps in groups.items():
-        records.extend(snaps)
-        kpi_column.extend([kpi_id] * len(snaps))
-    if not records:
-        return None
-    table = records_to_table(
-        records,
-        constants={"group_by": group_by, "time_zone": time_zone},
-        types=SNAPSHOT_TYPES,
-        required=("group",),
-    )
-    if "group" not in table.column_names or table["group"].null_count:
-        raise client._malformed("snapshot groups need a group label", SNAPSHOTS_ENDPOINT)
-    days = periods.label_dates(table["group"].combine_chunks(), SNAPSHOTS_ENDPOINT)
-    table = table.add_column(0, pa.field("kpi_id", pa.string(), nullable=False), [kpi_column])
-    return table.append_column(pa.field(CURSOR, pa.date32(), nullable=False), days)
+def _link_list(expanded: dict[str, Any], key: str, endpoint: str) -> list[dict[str, Any]]:
+    items = expanded.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        what = f"expected links.expanded.{key} to be a list of objects"
+        raise unread(what, items, endpoint)
+    return items
 
 
 def _snapshot_cursor(
@@ -455,6 +457,13 @@ async def _kpis_by_id(
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _kind(error: BaseException) -> str:
+    """What a failure says, without what each batch saw (`unreadable`'s "; got …"): an
+    answer in a form this source cannot read fails every batch alike."""
+    text = error.cause if isinstance(error, PipelineError) else f"{type(error).__name__}: {error}"
+    return text.split("; got ", 1)[0]
 
 
 def payment_required(error: PipelineError) -> bool:

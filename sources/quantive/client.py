@@ -10,13 +10,16 @@ listed in the package docstring (sources/quantive/__init__.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 
+from sources.common.completeness import RepeatGuard, Tally, unreadable
 from sources.common.errors import MalformedResponse
 from sources.common.http import (
     HttpPolicy,
@@ -26,10 +29,16 @@ from sources.common.http import (
     origin_of,
     parse_json,
 )
-from sources.common.paging import Page, pages_by_total
+from sources.common.names import with_fields
+from sources.common.paging import FetchPage, Page, pages_by_total
+
+log = logging.getLogger(__name__)
 
 SOURCE = "quantive"
 DEFAULT_BASE_URL = "https://app.quantive.com/results/api"
+STATISTICS_KEYS = {"currentPeriod", "nextProjection", "previousPeriod"}
+_NOTED: set[str] = set()
+_PATH_ID = re.compile(r"/(kpis|insights)/[^/]+/")
 
 # The response codes the doc lists for every endpoint, in words, with what to do.
 STATUS_TEXT = {
@@ -92,51 +101,154 @@ def session(config: QuantiveConfig) -> VendorHttp:
     )
 
 
-def _malformed(what: str, endpoint: str) -> MalformedResponse:
-    return MalformedResponse(
-        what,
-        source=SOURCE,
-        endpoint=endpoint,
-        hint="the response does not match the documented shape; rerun, or report it",
-    )
+def endpoint_of(config: QuantiveConfig, path: str) -> str:
+    """`GET <path as the server sees it>`, for error lines."""
+    return _endpoint(f"{config.base_url}{path}")
+
+
+def _endpoint(url: str) -> str:
+    return f"GET {httpx.URL(url).path}"
+
+
+def unread(what: str, seen: Any, endpoint: str) -> MalformedResponse:
+    """A body or record this source cannot read: `what` it needed and what came."""
+    return unreadable(what, seen, source=SOURCE, endpoint=endpoint)
+
+
+def note(message: str, *args: Any) -> None:
+    """Log which form of an undocumented detail the vendor speaks, once per run (per
+    endpoint, not per KPI: ids in paths count as `{id}`)."""
+    text = message % tuple(_PATH_ID.sub(r"/\1/{id}/", a) if isinstance(a, str) else a for a in args)
+    if text not in _NOTED:
+        _NOTED.add(text)
+        log.info(text)
+
+
+def listed(body: Any, endpoint: str) -> tuple[list[Any], int | None] | None:
+    """The items and total of a list answer, or None when `body` is not a list form.
+
+    Forms: `{items, totalCount}` (documented), `{items, count}` where `count` is more
+    than the page holds (then it can only be the total), and a bare array. `count` equal
+    to the page's length, or no count at all, leaves the total unknown (None)."""
+    if isinstance(body, list):
+        note("quantive: %s answers a bare array", endpoint)
+        return body, None
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return None
+    items = body["items"]
+    for key in ("totalCount", "count"):
+        total = _count(body.get(key))
+        if total is not None and (key == "totalCount" or total > len(items)):
+            note("quantive: %s gives its total as %s", endpoint, key)
+            return items, total
+    note("quantive: %s gives no total (no totalCount, count is the page's length)", endpoint)
+    return items, None
+
+
+def _count(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
 
 
 def _page(body: Any, skip: int, endpoint: str) -> Page:
-    """`{items, totalCount}` (the doc's `kpisWithTotalCount` / `KpiProjectionsResponse`)."""
-    if isinstance(body, dict) and isinstance(body.get("items"), list):
-        items = [item for item in body["items"] if isinstance(item, dict)]
-        total = body.get("totalCount")
-        if isinstance(total, int) and not isinstance(total, bool):
-            return Page(skip, items, max(total, skip + len(items)))
-        return Page(skip, items, skip + len(items))  # no total: everything came at once
-    raise _malformed("expected an object with items and totalCount", endpoint)
+    """One page of a list of objects; `total` is -1 when the vendor does not give one."""
+    found = listed(body, endpoint)
+    if found is None:
+        raise unread("expected a list answer {items, totalCount}", body, endpoint)
+    items, total = found
+    for item in items:
+        if not isinstance(item, dict):
+            raise unread("expected list items to be objects", item, endpoint)
+    return Page(skip, items, -1 if total is None else total)
+
+
+def paging(skip: int, take: int) -> dict[str, int]:
+    """The doc names no paging parameters: `skip`/`take` and `offset`/`limit` both go,
+    so a server that knows either pages; one that knows neither repeats its first page,
+    which the paginator refuses."""
+    return {"skip": skip, "take": take, "offset": skip, "limit": take}
+
+
+def ids_of(endpoint: str) -> Callable[[list[Any]], list[str]]:
+    """A page's identity for `pages_by_total`: its items' `id`s, which each must have."""
+
+    def identity(items: list[Any]) -> list[str]:
+        missing = next((item for item in items if not _has_id(item)), None)
+        if missing is not None:
+            raise unread("expected every item to have an id", missing, endpoint)
+        return [str(item["id"]) for item in items]
+
+    return identity
+
+
+def _has_id(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("id"), str | int) and item["id"] != ""
 
 
 async def paged(
     http: VendorHttp, config: QuantiveConfig, path: str, **params: Any
-) -> AsyncIterator[Page]:
-    """Every page of a `{items, totalCount}` list, paged with `skip`/`take`."""
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every page's items of a paged list (`/v2/kpis`, projections). With a total, the
+    rest is fetched concurrently and counted against it; without one, page after page
+    until an empty page. Repeated pages fail the list either way."""
     url = f"{config.base_url}{path}"
+    endpoint = _endpoint(url)
 
     async def fetch(skip: int, take: int) -> Page:
-        body = await http.get_json(url, params={**params, "skip": skip, "take": take})
-        return _page(body, skip, f"GET {httpx.URL(url).path}")
+        body = await http.get_json(url, params={**params, **paging(skip, take)})
+        return _page(body, skip, endpoint)
 
+    first = await fetch(0, config.page_size)
+    identity = ids_of(endpoint)
+    if first.total < 0:
+        async for items in _pages_until_empty(fetch, first, config.page_size, identity, endpoint):
+            yield items
+        return
     async for page in pages_by_total(
-        fetch,
+        _starting_with(first, fetch),
         page_size=config.page_size,
         concurrency=config.concurrency,
         what=path,
         source=SOURCE,
-        endpoint=f"GET {httpx.URL(url).path}",
+        endpoint=endpoint,
+        identity=identity,
     ):
-        yield page
+        yield page.items
 
 
-async def count_kpis(http: VendorHttp, config: QuantiveConfig) -> int:
+def _starting_with(first: Page, fetch: FetchPage) -> FetchPage:
+    """`fetch`, except that the first page, already read, is not asked for again."""
+
+    async def cached(skip: int, take: int) -> Page:
+        return first if skip == first.skip else await fetch(skip, take)
+
+    return cached
+
+
+async def _pages_until_empty(
+    fetch: FetchPage,
+    first: Page,
+    take: int,
+    identity: Callable[[list[Any]], list[str]],
+    endpoint: str,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """A list without a total: a short page may only mean the server caps `take`, so
+    only an empty page ends it."""
+    guard = RepeatGuard(endpoint, source=SOURCE, endpoint=endpoint)
+    page, skip = first, 0
+    while page.items:
+        guard.seen(f"skip {skip}", identity(page.items))
+        yield page.items
+        skip += len(page.items)
+        page = await fetch(skip, take)
+
+
+async def count_kpis(http: VendorHttp, config: QuantiveConfig) -> int | None:
+    """The account's KPI count from the first page, or None when the list gives none."""
     url = f"{config.base_url}/v2/kpis"
-    body = await http.get_json(url, params={"skip": 0, "take": 1})
-    return _page(body, 0, f"GET {httpx.URL(url).path}").total
+    body = await http.get_json(url, params=paging(0, 1))
+    total = _page(body, 0, _endpoint(url)).total
+    return None if total < 0 else total
 
 
 async def get_kpi(http: VendorHttp, config: QuantiveConfig, kpi_id: str) -> dict[str, Any] | None:
@@ -146,8 +258,8 @@ async def get_kpi(http: VendorHttp, config: QuantiveConfig, kpi_id: str) -> dict
     if response.status_code == 404:
         return None
     body = parse_json(response, SOURCE)
-    if not isinstance(body, dict) or "id" not in body:
-        raise _malformed("expected a KPI object with an id", f"GET {httpx.URL(url).path}")
+    if not _has_id(body):
+        raise unread("expected a KPI object with an id", body, _endpoint(url))
     return body
 
 
@@ -160,54 +272,96 @@ async def snapshots(
     *,
     time_zone: str,
     group_by: str,
-) -> dict[str, list[dict[str, Any]]]:
-    """Snapshot groups of `kpi_ids` from `first` to `last` (both inclusive), by KPI id."""
+) -> Any:
+    """The body `GET /v1/kpi-snapshots` answers for `kpi_ids` from `first` to `last`.
+
+    The doc shows no body (`sources/quantive/snapshots.py` reads every shape). `to` is
+    asked one day past `last`: the doc's "snapshots that end on this date" may or may not
+    include that day, so the caller trims what lies past `last`. A list answer whose
+    total exceeds what came is paged to its end and returned as one array."""
     url = f"{config.base_url}/v1/kpi-snapshots"
+    endpoint = _endpoint(url)
     params = {
         "ids": ",".join(kpi_ids),
         "from": first.isoformat(),
-        "to": last.isoformat(),
+        "to": (last + timedelta(days=1)).isoformat(),
         "timeZone": time_zone,
         "groupBy": group_by,
     }
     body = await http.get_json(url, params=params)
-    return snapshot_groups(body, f"GET {httpx.URL(url).path}")
+    found = listed(body, endpoint)
+    if found is None or found[1] is None or found[1] <= len(found[0]):
+        return body
+    items, total = found
+    note("quantive: %s pages its records; reading every page", endpoint)
 
+    async def fetch(skip: int, take: int) -> Page:
+        answer = await http.get_json(url, params={**params, **paging(skip, take)})
+        page = listed(answer, endpoint)
+        if page is None:
+            raise unread("expected the next page of snapshot records", answer, endpoint)
+        return Page(skip, page[0], page[1] or 0)
 
-def snapshot_groups(body: Any, endpoint: str) -> dict[str, list[dict[str, Any]]]:
-    """Accepts the shape `kpiSnapshotGroupsByKpi` names — an object keyed by KPI id —
-    and the list form `{items: [{kpiId, snapshots}]}` the v2 lists use."""
-    if isinstance(body, dict) and isinstance(body.get("items"), list):
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for entry in body["items"]:
-            if not isinstance(entry, dict) or "kpiId" not in entry:
-                raise _malformed("snapshot items need kpiId", endpoint)
-            groups = entry.get("snapshots", entry.get("groups")) or []
-            grouped.setdefault(str(entry["kpiId"]), []).extend(groups)
-        body = grouped
-    if not isinstance(body, dict) or not all(isinstance(v, list) for v in body.values()):
-        raise _malformed("expected snapshot groups keyed by KPI id", endpoint)
-    return body
+    every: list[Any] = []
+    async for page in pages_by_total(
+        _starting_with(Page(0, items, total), fetch),
+        page_size=len(items) or 1,
+        concurrency=config.concurrency,
+        what=f"snapshots of {len(kpi_ids)} KPI(s) {first}..{last}",
+        source=SOURCE,
+        endpoint=endpoint,
+    ):
+        every.extend(page.items)
+    return every
 
 
 async def statistics(
     http: VendorHttp, config: QuantiveConfig, kpi_id: str, period: str, time_zone: str
 ) -> dict[str, Any]:
+    """`KpiStatisticsDto`: `{currentPeriod, nextProjection, previousPeriod}`; `{}` or
+    null periods are a KPI without data, any other object is refused."""
     url = f"{config.base_url}/v1/kpis/{kpi_id}/statistics"
     body = await http.get_json(url, params={"type": period, "timeZone": time_zone})
-    if not isinstance(body, dict):
-        raise _malformed("expected a KpiStatistics object", f"GET {httpx.URL(url).path}")
+    if not isinstance(body, dict) or (body and not STATISTICS_KEYS & body.keys()):
+        raise unread(
+            f"expected a KpiStatistics object with {', '.join(sorted(STATISTICS_KEYS))}",
+            body,
+            _endpoint(url),
+        )
     return body
 
 
 async def insight_kpis(
     http: VendorHttp, config: QuantiveConfig, insight_id: str
 ) -> list[dict[str, Any]]:
-    """The KPIs an insight feeds; a bare list or `{items}` (the doc shows no body)."""
+    """The KPIs an insight feeds, as rows with `insight_id` and the KPI's `kpi_id`.
+
+    The doc shows no body: a list (or `{items, totalCount}`) of KPI objects (`id`), of
+    usage records (`kpiId`) or of bare KPI ids are all read; anything else is refused."""
     url = f"{config.base_url}/v1/insights/{insight_id}/usages/kpis"
+    endpoint = _endpoint(url)
     body = await http.get_json(url)
-    if isinstance(body, dict) and isinstance(body.get("items"), list):
-        body = body["items"]
-    if not isinstance(body, list):
-        raise _malformed("expected a list of KPIs", f"GET {httpx.URL(url).path}")
-    return [item for item in body if isinstance(item, dict)]
+    found = listed(body, endpoint)
+    if found is None:
+        raise unread("expected a list of the KPIs the insight feeds", body, endpoint)
+    items, total = found
+    tally = Tally(f"insight {insight_id}", source=SOURCE, endpoint=endpoint)
+    if total is not None:
+        tally.declared(total)
+    tally.received(len(items))
+    used = [_usage(item, insight_id, endpoint) for item in items]
+    tally.emitted(len(used))
+    tally.settle()
+    return used
+
+
+def _usage(item: Any, insight_id: str, endpoint: str) -> dict[str, Any]:
+    if isinstance(item, str) and item:
+        note("quantive: %s lists bare KPI ids", endpoint)
+        return {"insight_id": insight_id, "kpi_id": item}
+    if isinstance(item, dict):
+        for key in ("id", "kpiId"):
+            if isinstance(item.get(key), str | int) and item[key] != "":
+                note("quantive: %s names each KPI by %s", endpoint, key)
+                return with_fields(item, {"insight_id": insight_id, "kpi_id": str(item[key])})
+    raise unread("expected each used KPI to be an id or an object with id or kpiId", item, endpoint)

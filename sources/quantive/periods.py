@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Any
 
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources.common.errors import ConfigError, MalformedResponse, config_key_help
+from sources.common.completeness import unreadable
+from sources.common.errors import ConfigError, config_key_help
 
 SOURCE = "quantive"
 GROUP_BYS = ("day", "week", "month", "quarter", "year")
@@ -18,6 +20,7 @@ GROUP_BYS = ("day", "week", "month", "quarter", "year")
 GROUP_SPAN_DAYS = {"day": 0, "week": 6, "month": 30, "quarter": 91, "year": 365}
 _TZ = re.compile(r"^UTC(?:(?P<sign>[+-])(?P<hours>\d{1,2})(?::(?P<minutes>\d{2}))?)?$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d")
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -91,10 +94,15 @@ def windows(first: date, last: date, group_by: str, days: int) -> Iterator[tuple
         start = end
 
 
-def label_date(label: str) -> date | None:
-    """The first day of a snapshot group label: `2022-09-05`, `2022-W36`, `2022-09`,
-    `2022-Q3`, `2022`; a full timestamp counts by its date."""
+def label_date(label: str, tz: pendulum.FixedTimezone | None = None) -> date | None:
+    """The day a snapshot group label or date names: `2022-09-05`, `2022-W36`,
+    `2022-09`, `2022-Q3`, `2022`; a timestamp (`2022-09-04T21:00:00Z`) counts by its
+    day in `tz`, the time zone the groups were computed in."""
     try:
+        if _STAMP.match(label):
+            stamp = pendulum.parse(label, tz=None)  # no offset: a local time
+            if isinstance(stamp, pendulum.DateTime):
+                return (stamp.in_timezone(tz) if tz and stamp.tzinfo else stamp).date()
         if m := _DAY.match(label):
             return date(int(m[1]), int(m[2]), int(m[3]))
         if m := _WEEK.match(label):
@@ -105,23 +113,54 @@ def label_date(label: str) -> date | None:
             return date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1)
         if m := _YEAR.match(label):
             return date(int(m[1]), 1, 1)
-    except ValueError:
+    except ValueError:  # pendulum's ParserError is one
         return None
     return None
 
 
-def label_dates(labels: pa.Array, endpoint: str) -> pa.Array:
-    """`label_date` over a column, computed once per distinct label."""
-    distinct = pc.unique(labels)
-    dates = [
-        label_date(str(label)) if label is not None else None for label in distinct.to_pylist()
-    ]
-    bad = [label for label, day in zip(distinct.to_pylist(), dates, strict=True) if day is None]
-    if bad:
-        raise MalformedResponse(
-            f"snapshot group {bad[0]!r} is not a date, week, month, quarter or year label",
-            source=SOURCE,
-            endpoint=endpoint,
-        )
-    positions = pc.index_in(labels, value_set=distinct)
-    return pa.array(dates, type=pa.date32()).take(positions)
+def group_label(start: date, group_by: str) -> str:
+    """The doc's label for the group starting on `start` (`2022-W36` for a week)."""
+    if group_by == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    if group_by == "month":
+        return f"{start.year}-{start.month:02d}"
+    if group_by == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    if group_by == "year":
+        return str(start.year)
+    return start.isoformat()
+
+
+def group_starts(
+    values: pa.Array, group_by: str, tz: pendulum.FixedTimezone, endpoint: str
+) -> pa.Array:
+    """The first day of the group each label or date names (any day inside a group
+    names it: a week labelled by its Monday, its Sunday or `2022-W36` is one week),
+    computed once per distinct value; nulls stay null."""
+
+    def start(value: object) -> date | None:
+        if value is None:
+            return None
+        day = label_date(str(value), tz)
+        if day is None:
+            raise unreadable(
+                "expected snapshot groups named by a date, week, month, quarter or year",
+                value,
+                source=SOURCE,
+                endpoint=endpoint,
+            )
+        return group_start(day, group_by)
+
+    return _per_distinct(values, start, pa.date32())
+
+
+def group_labels(starts: pa.Array, group_by: str) -> pa.Array:
+    """`group_label` over a column of group first days."""
+    return _per_distinct(starts, lambda d: None if d is None else group_label(d, group_by))
+
+
+def _per_distinct(values: pa.Array, fn: Any, kind: pa.DataType | None = None) -> pa.Array:
+    distinct = pc.unique(values)
+    mapped = pa.array([fn(value) for value in distinct.to_pylist()], type=kind)
+    return mapped.take(pc.index_in(values, value_set=distinct))

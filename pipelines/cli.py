@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         "sources", parents=[common], help="list sources, resources, dispositions, keys and cursors"
     )
 
+    discover = commands.add_parser(
+        "discover",
+        parents=[common],
+        help="list what the vendor account offers to load, with the config snippet",
+    )
+    discover.add_argument("source", metavar="SOURCE", help=f"one of {', '.join(names())}")
+
     status = commands.add_parser(
         "status", parents=[common], help="last success and failure per source, cursor staleness"
     )
@@ -194,6 +201,21 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    [name] = _choose([args.source])
+    try:
+        found = SOURCES[name].discover()
+    except Exception as exc:
+        code, line = classify(exc, name)
+        _fail(line, args.verbose, exc)
+        return code
+    for listing in found.listings:
+        print(f"\n{listing.title}")
+        print(_table(list(listing.columns), [tuple(row) for row in listing.rows]))
+    print(f"\n# add to .dlt/config.toml\n[sources.{name}]\n{found.snippet}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
@@ -236,6 +258,7 @@ COMMANDS = {
     "check": cmd_check,
     "sources": cmd_sources,
     "demo": cmd_demo,
+    "discover": cmd_discover,
     "status": cmd_status,
     "sql": cmd_sql,
 }

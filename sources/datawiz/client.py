@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -213,8 +214,20 @@ async def widget_pages(
         yield later
 
 
-async def probe(config: DatawizConfig, body: dict[str, Any]) -> int:
-    """One token grant and one builder call: the number of rows it counts."""
+async def probe(config: DatawizConfig, day: date) -> int:
+    """One token grant and one cheap builder call (a day's turnover, no grouping): the
+    number of rows it counts."""
+    body = {
+        "date_range": {
+            "selected": "date",
+            "date_from": day.isoformat(),
+            "date_to": day.isoformat(),
+        },
+        "aggregate": [{"metric": "turnover"}],
+        "group_by": [],
+        "filters": [],
+        "options": {"use_cache": True, "fixed_total": True},
+    }
     async with session(config) as http:
         url = f"{config.api_url}{BUILDER_PATH}"
         answer = await _post_query(http, url, body, "the check query", params={"page_size": 1})

@@ -66,6 +66,7 @@ import pendulum
 import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 
+from sources.common.discovery import Discovery
 from sources.common.errors import (
     ConfigError,
     PipelineError,
@@ -86,7 +87,7 @@ from sources.common.settings import (
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import parse_datetime
-from sources.quantive import client, periods
+from sources.quantive import catalog, client, periods
 from sources.quantive.client import DEFAULT_BASE_URL, SOURCE, QuantiveConfig
 
 log = logging.getLogger(__name__)
@@ -309,14 +310,20 @@ def quantive_source(
 
 
 @with_config(sections=("sources", SOURCE))
-def check(
+def connection(
     access_token: str = dlt.secrets.value,
     account_id: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
     http: HttpPolicy = None,
-) -> str:
+) -> QuantiveConfig:
+    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
+    from the same places as the source's."""
+    return make_config(access_token, account_id, base_url, http)
+
+
+def check() -> str:
     """One cheap authenticated call: the first KPI of the list, for its total."""
-    config = make_config(access_token, account_id, base_url, http)
+    config = connection()
 
     async def call() -> str:
         async with client.session(config) as http_session:
@@ -324,6 +331,10 @@ def check(
         return f"token and account accepted, {total} KPI(s) visible"
 
     return asyncio.run(call())
+
+
+def discover() -> Discovery:
+    return asyncio.run(catalog.discover(connection()))
 
 
 def make_config(

@@ -1,24 +1,22 @@
-"""Airflow: every source nightly through dlt's Airflow helper (`PipelineTasksGroup`).
+"""Airflow: every source nightly, one task each, run by the project's own runner.
 
     pip install -e '.[airflow]'
     cp orchestration/airflow_dag.py $AIRFLOW_HOME/dags/   # with this project installed
 
-dlt's helper builds the sources when Airflow parses the DAG, so their configuration must
-be resolvable there: environment variables, or `.dlt/secrets.toml` of the project
-(`DLT_PROJECT_DIR`), or dlt's Airflow variable `dlt_secrets_toml`. Each source is its
-own task group; one source failing does not stop the others (`trigger_rule=all_done`)."""
+Each task calls `orchestration.run_task`, the same path as `python -m pipelines run`:
+the source's settings are resolved when the task runs (environment, or the project's
+`.dlt/` found through `DLT_PROJECT_DIR`), not when Airflow parses the DAG. A source that
+fails in part commits what loaded and fails its task with the one-line error; the other
+sources' tasks are independent of it."""
 
 from __future__ import annotations
 
 import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
-from dlt.helpers.airflow_helper import PipelineTasksGroup
 
-from orchestration import destination
-from pipelines.registry import SOURCES, names
-from pipelines.runner import make_pipeline, schema_contract
-
-TARGET = destination()
+from orchestration import run_task
+from pipelines.registry import names
 
 with DAG(
     dag_id="vendor_elt",
@@ -30,12 +28,4 @@ with DAG(
     tags=["elt", "dlt"],
 ) as dag:
     for name in names():
-        group = PipelineTasksGroup(name, use_data_folder=False, wipe_local_data=True)
-        group.add_run(
-            make_pipeline(name, TARGET),
-            SOURCES[name].factory(),
-            decompose="none",
-            trigger_rule="all_done",
-            loader_file_format=TARGET.loader_file_format,
-            schema_contract=schema_contract(name),
-        )
+        PythonOperator(task_id=name, python_callable=run_task, op_kwargs={"name": name})

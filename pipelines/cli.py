@@ -13,14 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-import dlt
 import pendulum
 
-from pipelines import destinations, history, project
+from pipelines import destinations, history, project, runner
 from pipelines.failures import classify
 from pipelines.registry import SOURCES, names
 from pipelines.results import Backfill
-from pipelines.runner import build_sources, exit_code, make_pipeline, run_source
+from pipelines.runner import build_sources, exit_code, make_pipeline
 from pipelines.summary import as_json, render, write_json
 from sources.common.errors import ConfigError
 from sources.common.redaction import RedactingFilter, install_redaction
@@ -73,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "sources", parents=[common], help="list sources, resources, dispositions, keys and cursors"
     )
+
+    discover = commands.add_parser(
+        "discover",
+        parents=[common],
+        help="list what the vendor account offers to load, with the config snippet",
+    )
+    discover.add_argument("source", metavar="SOURCE", help=f"one of {', '.join(names())}")
 
     status = commands.add_parser(
         "status", parents=[common], help="last success and failure per source, cursor staleness"
@@ -138,14 +144,8 @@ def run_sources(
             code, line = classify(exc, name)
             _fail(line, verbose, exc)
             return code if code in (2, 3) else 2
-    wait = _lock_wait()
     _tune_gc()
-    results = [
-        run_source(
-            SOURCES[name], built[name], destination, full_refresh=full_refresh, lock_wait=wait
-        )
-        for name in chosen
-    ]
+    results = runner.run_built(built, destination, full_refresh=full_refresh)
     code = exit_code(results)
     for result in results:
         for line in result.errors:
@@ -201,6 +201,21 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    [name] = _choose([args.source])
+    try:
+        found = SOURCES[name].discover()
+    except Exception as exc:
+        code, line = classify(exc, name)
+        _fail(line, args.verbose, exc)
+        return code
+    for listing in found.listings:
+        print(f"\n{listing.title}")
+        print(_table(list(listing.columns), [tuple(row) for row in listing.rows]))
+    print(f"\n# add to .dlt/config.toml\n[sources.{name}]\n{found.snippet}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
@@ -243,6 +258,7 @@ COMMANDS = {
     "check": cmd_check,
     "sources": cmd_sources,
     "demo": cmd_demo,
+    "discover": cmd_discover,
     "status": cmd_status,
     "sql": cmd_sql,
 }
@@ -262,18 +278,6 @@ def _table(columns: list[str], rows: list[tuple]) -> str:
     lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
-
-
-def _lock_wait() -> float:
-    """`[pipelines] lock_wait`: seconds a run waits for another run of the same source."""
-    value = dlt.config.get("pipelines.lock_wait")
-    try:
-        return float(value or 0)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"pipelines.lock_wait = {value!r} is not a number of seconds",
-            hint="set lock_wait in [pipelines] of .dlt/config.toml or PIPELINES__LOCK_WAIT",
-        ) from None
 
 
 def _choose(requested: Sequence[str]) -> list[str]:

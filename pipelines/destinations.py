@@ -78,13 +78,35 @@ def resolve(name: str | None) -> NamedDestination:
         raise ConfigError(f"[{name}] in {FILE} has no `destination` type (duckdb, postgres, …)")
     register(entries)
     if kind == "duckdb":
-        _ensure_parent(entry.get("credentials"))
+        database = _duckdb_file(name)
+        if database is not None:
+            _refuse_dataset_named_file(name, database)
+            database.parent.mkdir(parents=True, exist_ok=True)  # DuckDB makes the file only
     return NamedDestination(name, kind, entry.get("loader_file_format"))
 
 
-def _ensure_parent(credentials: object) -> None:
-    """DuckDB creates the file, not its folder. Credentials are a path or a table."""
+def _duckdb_file(name: str) -> Path | None:
+    """The DuckDB file the destination resolves to, as dlt resolves it (environment,
+    secrets, then destinations.toml): credentials are a path or a table with `database`."""
+    credentials = dlt.config.get(f"destination.{name}.credentials")
     if isinstance(credentials, dict):
         credentials = credentials.get("database")
     if isinstance(credentials, str) and credentials and ":" not in credentials:
-        Path(credentials).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return Path(credentials).expanduser()
+    return None
+
+
+def _refuse_dataset_named_file(name: str, database: Path) -> None:
+    """DuckDB names a database's catalog after its file, so `quantive.duckdb` holding the
+    schema `quantive` makes every `quantive.<table>` ambiguous (Binder Error) and every
+    run fail. Refuse it up front with the fix, instead of failing in the middle of a load."""
+    from pipelines.registry import names  # the datasets: one per source
+
+    catalog = database.name.split(".")[0]
+    if catalog.lower() in names():
+        raise ConfigError(
+            f"DuckDB file {database} is named like the dataset {catalog!r}: DuckDB cannot "
+            f"tell the file's catalog from the dataset's schema",
+            hint=f"rename it, e.g. to {database.with_name(f'{catalog}_warehouse.duckdb')}, "
+            f"in DESTINATION__{name.upper()}__CREDENTIALS or [{name}] of {FILE}",
+        )

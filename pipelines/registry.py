@@ -12,6 +12,7 @@ import sources.datawiz as datawiz
 import sources.holistics as holistics
 import sources.kissmetrics as kissmetrics
 import sources.quantive as quantive
+from sources.common.discovery import Discovery
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class SourceEntry:
     name: str
     factory: Callable[..., DltSource]
     check: Callable[[], str]
+    discover: Callable[[], Discovery]
     # enough settings to build the source for `pipelines sources` without real credentials
     placeholders: dict[str, Any] = field(default_factory=dict)
     cursors: dict[str, str] = field(default_factory=dict)
@@ -30,6 +32,7 @@ SOURCES: dict[str, SourceEntry] = {
         "datawiz",
         datawiz.datawiz_source,
         datawiz.check,
+        datawiz.discover,
         placeholders={
             **dict.fromkeys(("client_id", "client_secret", "username", "password"), "placeholder"),
             "account_id": "313",
@@ -52,6 +55,7 @@ SOURCES: dict[str, SourceEntry] = {
         "holistics",
         holistics.holistics_source,
         holistics.check,
+        holistics.discover,
         placeholders={"api_key": "placeholder"},
         cursors={
             "widget_exports": "per incremental widget: the last day exported (state "
@@ -66,6 +70,7 @@ SOURCES: dict[str, SourceEntry] = {
         "kissmetrics",
         kissmetrics.kissmetrics_source,
         kissmetrics.check,
+        kissmetrics.discover,
         placeholders={"api_token": "placeholder", "start_date": "2024-01-01"},
         cursors={
             "report_results": "per report: end of the last complete window "
@@ -80,6 +85,7 @@ SOURCES: dict[str, SourceEntry] = {
         "quantive",
         quantive.quantive_source,
         quantive.check,
+        quantive.discover,
         placeholders={
             "access_token": "placeholder",
             "account_id": "placeholder",

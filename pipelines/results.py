@@ -38,6 +38,24 @@ class SourceResult:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rows": self.rows}
 
+    def raise_for_status(self) -> None:
+        """`RunFailed` unless every part loaded: how orchestrators see a partial run."""
+        if self.status == STATUS_OK:
+            return
+        more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        line = (self.errors[0] if self.errors else f"{self.source}: {self.status}") + more
+        raise RunFailed(line, self)
+
+
+class RunFailed(Exception):
+    """A source's run failed, in full or in part; what loaded is committed. Its message
+    is the run's first error line, already redacted and naming source and endpoint."""
+
+    def __init__(self, line: str, result: SourceResult) -> None:
+        super().__init__(line)
+        self.result = result
+        self.exit_code = result.exit_code
+
 
 @dataclass(frozen=True)
 class Backfill:

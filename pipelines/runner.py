@@ -1,9 +1,15 @@
-"""Build and run one dlt pipeline per source into a named destination.
+"""Build and run one dlt pipeline per source into a named destination: the one way a
+source runs, for the CLI, the demo, Dagster and Airflow alike.
 
 A source's configuration is resolved when the source is built, so every named source is
 built before any runs: a configuration error stops the whole command (exit 2) with
 nothing loaded. Then each source runs on its own, under a lock, and a failure is
-recorded while the next source still runs. Every run, good or bad, lands in `_runs`."""
+recorded while the next source still runs. Every run, good or bad, lands in `_runs`.
+
+A part that fails (a widget, a report window) does not stop the others: dlt commits
+what loaded, and the result says `partial`. Orchestrators call `run_one`, which raises
+`RunFailed` after that commit, so the task or materialisation fails with the one line
+while the good parts stay loaded."""
 
 from __future__ import annotations
 
@@ -28,6 +34,45 @@ from sources.common.errors import ConfigError, config_key_help
 from sources.common.stats import reset_stats
 
 log = logging.getLogger("pipelines")
+
+
+def run_built(
+    built: dict[str, DltSource], destination: NamedDestination, *, full_refresh: bool = False
+) -> list[SourceResult]:
+    """Run sources already built (`build_sources`) in turn; one failing does not stop
+    the next."""
+    wait = lock_wait()
+    return [
+        run_source(SOURCES[name], source, destination, full_refresh=full_refresh, lock_wait=wait)
+        for name, source in built.items()
+    ]
+
+
+def run_one(
+    name: str,
+    destination: NamedDestination,
+    backfill: Backfill | None = None,
+    *,
+    full_refresh: bool = False,
+) -> SourceResult:
+    """Run one source for an orchestrator: the result when everything loaded, else
+    `RunFailed` (after the good parts committed) with the run's one-line error."""
+    built = build_sources([name], backfill or Backfill())  # a config error raises as it is
+    result = run_built(built, destination, full_refresh=full_refresh)[0]
+    result.raise_for_status()
+    return result
+
+
+def lock_wait() -> float:
+    """`[pipelines] lock_wait`: seconds a run waits for another run of the same source."""
+    value = dlt.config.get("pipelines.lock_wait")
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"pipelines.lock_wait = {value!r} is not a number of seconds",
+            hint="set lock_wait in [pipelines] of .dlt/config.toml or PIPELINES__LOCK_WAIT",
+        ) from None
 
 
 def build_sources(names: Iterable[str], backfill: Backfill) -> dict[str, DltSource]:

@@ -56,6 +56,19 @@ def test_unknown_destination_and_bad_dates_are_usage_errors(cli: Cli) -> None:
         assert named in result.stderr
 
 
+@pytest.mark.parametrize("file", ["quantive.duckdb", "Kissmetrics.db"])
+def test_a_duckdb_file_named_like_a_dataset_is_refused_with_the_fix(cli: Cli, file: str) -> None:
+    """DuckDB calls the catalog after the file: `quantive.duckdb` + schema `quantive` made
+    every run fail with a Binder Error ("Ambiguous reference to catalog or schema")."""
+    path = cli.tmp / "dbs" / file
+    result = cli("run", "kissmetrics", extra_env={"DESTINATION__DUCKDB__CREDENTIALS": str(path)})
+    assert result.code == 2, result.output
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert f"DuckDB file {path} is named like the dataset" in line
+    assert "_warehouse.duckdb" in line and "DESTINATION__DUCKDB__CREDENTIALS" in line
+    assert not path.exists()
+
+
 def test_unknown_command_and_source_exit_2(cli: Cli) -> None:
     assert cli("explode").code == 2
     result = cli("run", "salesforce")

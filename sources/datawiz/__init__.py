@@ -51,6 +51,7 @@ from dlt.extract.resource import DltResource
 
 from sources.common.arrow import Spool, required
 from sources.common.completeness import Tally, unreadable
+from sources.common.discovery import Discovery
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
@@ -64,7 +65,7 @@ from sources.common.settings import (
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import Window, day_start, next_cursor, parse_datetime, timezone
-from sources.datawiz import client
+from sources.datawiz import catalog, client
 from sources.datawiz.client import SOURCE, DatawizConfig
 from sources.datawiz.frames import Framer, Span, Unreadable, day_of_rows, first_day_row, with_column
 from sources.datawiz.queries import ReportSpec, TableSpec, parse_reports, parse_tables
@@ -138,7 +139,7 @@ def datawiz_source(
 
 
 @with_config(sections=("sources", SOURCE))
-def check(
+def connection(
     client_id: str = dlt.secrets.value,
     client_secret: str = dlt.secrets.value,
     username: str = dlt.secrets.value,
@@ -148,25 +149,23 @@ def check(
     api_url: str = "https://api-new.datawiz.io",
     bi_url: str = "https://bi-new.datawiz.io",
     http: HttpPolicy = None,
-) -> str:
-    """One token grant and one cheap builder call: yesterday's turnover, no grouping."""
-    config = make_config(
+) -> DatawizConfig:
+    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
+    from the same places as the source's."""
+    return make_config(
         client_id, client_secret, username, password, account_id, token_url, api_url, bi_url, http
     )
+
+
+def check() -> str:
+    """One token grant and one cheap builder call: yesterday's turnover, no grouping."""
     yesterday = pendulum.yesterday("UTC").date()
-    body = {
-        "date_range": {
-            "selected": "date",
-            "date_from": yesterday.isoformat(),
-            "date_to": yesterday.isoformat(),
-        },
-        "aggregate": [{"metric": "turnover"}],
-        "group_by": [],
-        "filters": [],
-        "options": {"use_cache": True, "fixed_total": True},
-    }
-    rows = asyncio.run(client.probe(config, body))
+    rows = asyncio.run(client.probe(connection(), yesterday))
     return f"token granted, builder answered ({rows} row(s) for {yesterday})"
+
+
+def discover() -> Discovery:
+    return catalog.discover(connection())
 
 
 def make_config(

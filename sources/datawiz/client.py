@@ -36,6 +36,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -324,8 +325,20 @@ async def widget_pages(
         yield later
 
 
-async def probe(config: DatawizConfig, body: dict[str, Any]) -> int:
-    """One token grant and one builder call: the number of rows it counts."""
+async def probe(config: DatawizConfig, day: date) -> int:
+    """One token grant and one cheap builder call (a day's turnover, no grouping): the
+    number of rows it counts."""
+    body = {
+        "date_range": {
+            "selected": "date",
+            "date_from": day.isoformat(),
+            "date_to": day.isoformat(),
+        },
+        "aggregate": [{"metric": "turnover"}],
+        "group_by": [],
+        "filters": [],
+        "options": {"use_cache": True, "fixed_total": True},
+    }
     async with session(config) as http:
         answer = await _first_builder_page(http, config, body, "the check query", 1)
         page = _page(answer, BUILDER_ENDPOINT)[0]

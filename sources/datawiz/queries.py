@@ -120,6 +120,17 @@ REPORT_WIDGETS: dict[str, tuple[str, ...]] = {
     "category-card": ("price-interval-chart", "cards", "chart", "sku"),
     "product-card": ("info", "cards", "chart"),
 }
+# The doc has no table of metric keys; these are the ones its text and examples name
+# (lines 118, 187, 226-238, 365, 386, 482), for `discover`. Others exist.
+DOC_METRICS = (
+    "turnover",
+    "plan_turnover_complete_percent",
+    "plan_products_qty_complete_percent",
+    "plan_profit_complete_percent",
+    "plan_margin_price_complete_percent",
+    "plan_marga_complete_percent",
+    "losses_total_price_percent_part",
+)
 REPORT_INTERVALS = frozenset({"day_month_year", "week", "month"})
 REPORT_ID_LISTS = ("shops", "categories", "products", "product_marker", "receipt_marker")
 _METRIC = re.compile(r"^[a-z][a-z0-9_]*$")

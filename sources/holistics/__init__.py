@@ -59,6 +59,7 @@ from sources.common.arrow import conform, required
 from sources.common.batch_jobs import BatchPoller
 from sources.common.completeness import Tally, unreadable
 from sources.common.csv_arrow import CsvFormatError, CsvLayout, inspect_csv, read_csv_tables
+from sources.common.discovery import Discovery
 from sources.common.errors import (
     ConfigError,
     MalformedResponse,
@@ -80,7 +81,7 @@ from sources.common.settings import (
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import parse_datetime
-from sources.holistics import client
+from sources.holistics import catalog, client
 from sources.holistics.client import (
     FAILURE,
     MAX_PAGE,
@@ -266,14 +267,20 @@ def holistics_source(
 
 
 @with_config(sections=("sources", SOURCE))
-def check(
+def connection(
     api_key: str = dlt.secrets.value,
     base_url: str | None = None,
     region: str | None = None,
     http: HttpPolicy = None,
-) -> str:
+) -> HolisticsConfig:
+    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
+    from the same places as the source's."""
+    return make_config(api_key, base_url, region, http)
+
+
+def check() -> str:
     """One cheap authenticated call: who owns the key."""
-    config = make_config(api_key, base_url, region, http)
+    config = connection()
 
     async def call() -> str:
         async with client.session(config) as session:
@@ -281,6 +288,10 @@ def check(
         return f"key accepted for {user.get('email') or 'user ' + str(user.get('id', '?'))}"
 
     return asyncio.run(call())
+
+
+def discover() -> Discovery:
+    return asyncio.run(catalog.discover(connection()))
 
 
 def make_config(

@@ -33,6 +33,7 @@ from dlt.common.configuration.inject import with_config
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.common.arrow import Spool, conform
+from sources.common.discovery import Discovery
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
@@ -47,7 +48,7 @@ from sources.common.settings import (
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import Window, grid_windows, next_cursor, parse_datetime, timezone
-from sources.kissmetrics import client
+from sources.kissmetrics import catalog, client
 from sources.kissmetrics.client import ADDED_COLUMNS, SOURCE, Client, KissmetricsConfig
 
 _naming = NamingConvention()
@@ -179,14 +180,20 @@ def kissmetrics_source(
 
 
 @with_config(sections=("sources", SOURCE))
-def check(
+def connection(
     api_token: str = dlt.secrets.value,
     api_url: str = "https://api.kissmetrics.com",
     query_url: str = "https://query.kissmetrics.com",
     http: HttpPolicy = None,
-) -> str:
+) -> KissmetricsConfig:
+    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
+    from the same places as the source's."""
+    return make_config(api_token, api_url, query_url, http)
+
+
+def check() -> str:
     """One cheap authenticated call: list the reports."""
-    config = make_config(api_token, api_url, query_url, http)
+    config = connection()
 
     async def call() -> str:
         async with client.session(config) as http_session:
@@ -194,6 +201,10 @@ def check(
         return f"token accepted, {len(reports)} report(s) visible"
 
     return asyncio.run(call())
+
+
+def discover() -> Discovery:
+    return asyncio.run(catalog.discover(connection()))
 
 
 def make_config(

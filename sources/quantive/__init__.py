@@ -75,6 +75,7 @@ import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 
 from sources.common.arrow import conform
+from sources.common.discovery import Discovery
 from sources.common.errors import (
     ConfigError,
     PipelineError,
@@ -95,7 +96,7 @@ from sources.common.settings import (
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import parse_datetime
-from sources.quantive import client, periods
+from sources.quantive import catalog, client, periods
 from sources.quantive.client import DEFAULT_BASE_URL, SOURCE, QuantiveConfig, unread
 from sources.quantive.snapshots import CURSOR, snapshot_table
 
@@ -324,14 +325,20 @@ def quantive_source(
 
 
 @with_config(sections=("sources", SOURCE))
-def check(
+def connection(
     access_token: str = dlt.secrets.value,
     account_id: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
     http: HttpPolicy = None,
-) -> str:
+) -> QuantiveConfig:
+    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
+    from the same places as the source's."""
+    return make_config(access_token, account_id, base_url, http)
+
+
+def check() -> str:
     """One cheap authenticated call: the first KPI of the list, for its total."""
-    config = make_config(access_token, account_id, base_url, http)
+    config = connection()
 
     async def call() -> str:
         async with client.session(config) as http_session:
@@ -340,6 +347,10 @@ def check(
         return f"token and account accepted, {visible}"
 
     return asyncio.run(call())
+
+
+def discover() -> Discovery:
+    return asyncio.run(catalog.discover(connection()))
 
 
 def make_config(

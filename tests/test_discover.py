@@ -1,0 +1,57 @@
+"""`python -m pipelines discover SOURCE` lists what the account offers with ids, and its
+snippet is TOML that names exactly what the sandbox has."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from sandbox import Sandbox
+from sandbox.kissmetrics import REPORTS
+from sources.datawiz.queries import DIMENSIONS, REPORT_WIDGETS
+from tests.conftest import Cli
+
+
+def discover(cli: Cli, source: str) -> tuple[str, dict]:
+    result = cli("discover", source)
+    assert result.code == 0, result.output
+    listing, _, snippet = result.stdout.partition("# add to .dlt/config.toml\n")
+    config = tomllib.loads(snippet)["sources"][source]
+    return listing, config
+
+
+def test_kissmetrics_lists_every_report_with_its_id(cli: Cli) -> None:
+    listing, config = discover(cli, "kissmetrics")
+    assert sorted(config["report_ids"]) == sorted(r.id for r in REPORTS)
+    for report in REPORTS:
+        assert report.id in listing and report.name in listing
+
+
+def test_holistics_offers_only_exportable_widgets(cli: Cli, sandbox: Sandbox) -> None:
+    listing, config = discover(cli, "holistics")
+    assert sorted(config["widget_ids"]) == sorted(sandbox.holistics.widgets)
+    assert len(config["dashboard_ids"]) == len(sandbox.holistics.dashboards)
+    assert "exportable" in listing
+
+
+def test_quantive_lists_kpis_and_the_insights_they_use(cli: Cli, sandbox: Sandbox) -> None:
+    _, config = discover(cli, "quantive")
+    assert sorted(config["kpi_ids"]) == sorted(sandbox.quantive.kpi_ids)
+    assert config["insight_ids"] == sorted(i.id for i in sandbox.quantive.insights)
+
+
+def test_datawiz_lists_the_docs_reports_dimensions_and_metrics(cli: Cli) -> None:
+    listing, config = discover(cli, "datawiz")
+    assert config["tables"][0]["group_by"] == ["shop"]
+    for report, widgets in REPORT_WIDGETS.items():
+        assert report in listing and all(w in listing for w in widgets)
+    assert all(key in listing for key in DIMENSIONS)
+
+
+@pytest.mark.parametrize("source", ["kissmetrics", "holistics"])
+def test_discover_with_a_bad_credential_exits_3(cli: Cli, source: str) -> None:
+    key = {"kissmetrics": "API_TOKEN", "holistics": "API_KEY"}[source]
+    result = cli("discover", source, extra_env={f"SOURCES__{source.upper()}__{key}": "wrong-one"})
+    assert result.code == 3, result.output
+    assert [x for x in result.stderr.splitlines() if x.startswith("error:")]

@@ -215,6 +215,7 @@ def _finish(result: SourceResult, stats: Any, started: float) -> None:
             result.errors.append(line)
     if stats.failures and result.status == STATUS_OK:
         result.status, result.exit_code = STATUS_PARTIAL, 1
+    result.skipped = list(stats.skipped)
     result.finished_at = pendulum.now("UTC").to_iso8601_string()
     result.duration_s = round(time.monotonic() - started, 3)
     result.requests, result.retries = stats.requests, stats.retries

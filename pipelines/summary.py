@@ -46,4 +46,6 @@ def render(results: Sequence[SourceResult], *, destination: str) -> str:
             lines.append(f"    cursor {key}: {before} -> {after}")
         for error in r.errors:
             lines.append(f"    error: {error}")
+        for skipped in r.skipped:
+            lines.append(f"    skipped: {skipped}")
     return redact("\n".join(lines))

@@ -259,6 +259,8 @@ class HolisticsSim:
         self.fail_widgets: set[str] = set()
         self.cancel_widgets: set[str] = set()
         self.forbidden_widgets: set[str] = set()
+        # widgets the key's owner may not export: `export_data` false, and a 403 on export
+        self.unexportable_widgets: set[str] = set()
         self.maintenance = False
         self.internal_errors = 0
         self.revised: dict[tuple[int, int], list[Any]] = {}
@@ -424,7 +426,11 @@ class HolisticsSim:
                 "source_id": 5_000 + w.id,
                 "source_type": "QueryReport",
                 "source_title": w.title,
-                "permissions": {"explore": True, "export": True, "export_data": True},
+                "permissions": {
+                    "explore": True,
+                    "export": True,
+                    "export_data": str(w.id) not in self.unexportable_widgets,
+                },
             }
             for w in self.widgets_of(did)
         ]
@@ -644,7 +650,7 @@ class HolisticsSim:
         widget = self.widgets.get(int(wid))
         if widget is None:
             return _error(404, "BaseError", f"Dashboard widget {wid} not found")
-        if wid in self.forbidden_widgets:
+        if wid in self.forbidden_widgets | self.unexportable_widgets:
             return _error(
                 403, "PermissionDeniedError", "You do not have permission to export this widget"
             )

@@ -29,8 +29,9 @@ def test_kissmetrics_lists_every_report_with_its_id(cli: Cli) -> None:
 
 
 def test_holistics_offers_only_exportable_widgets(cli: Cli, sandbox: Sandbox) -> None:
+    sandbox.holistics.unexportable_widgets = {"103"}
     listing, config = discover(cli, "holistics")
-    assert sorted(config["widget_ids"]) == sorted(sandbox.holistics.widgets)
+    assert sorted(config["widget_ids"]) == sorted(w for w in sandbox.holistics.widgets if w != 103)
     assert len(config["dashboard_ids"]) == len(sandbox.holistics.dashboards)
     assert "exportable" in listing
 

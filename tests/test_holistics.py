@@ -439,3 +439,27 @@ def test_every_combination_of_dialects_loads_exactly(
     assert cli.sql("SELECT count(*) FROM holistics.users") == [(N_USERS,)]
     for widget_id in exported(sandbox):
         assert loaded(cli, widget_id, sandbox) == truth(sandbox, widget_id), widget_id
+
+
+def test_dashboard_widgets_the_key_may_not_export_are_skipped_and_listed(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    """A widget with `permissions.export_data` false would fail with 403 on every run:
+    from `dashboard_ids` it is skipped (and said so); named in `widget_ids` it fails."""
+    sandbox.holistics.unexportable_widgets = {"103"}
+    summary_path = cli.tmp / "summary.json"
+    result = cli("run", "holistics", "--summary-json", str(summary_path))
+
+    assert result.code == 0, result.output
+    [source] = json.loads(summary_path.read_text())["sources"]
+    [skipped] = source["skipped"]
+    assert skipped.startswith("widget_103 of dashboard 2: permissions.export_data is false")
+    assert f"skipped: {skipped}" in result.stdout
+    assert not sandbox.holistics.api.seen("/dashboard_widgets/103/submit_export")
+    tables = {t for t in source["tables"] if t.startswith("widget_")}
+    assert "widget_103" not in tables
+    assert tables == {f"widget_{w}" for w in exported(sandbox) if w != 103}
+
+    named = cli("run", "holistics", extra_env={"SOURCES__HOLISTICS__WIDGET_IDS": "[103]"})
+    assert named.code == 3, named.output
+    assert any("103" in line for line in errors(named))

@@ -19,6 +19,7 @@ class SourceStats:
     rate_limited: int = 0
     quota_waits: int = 0
     failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, name: str, n: int = 1) -> None:
@@ -29,6 +30,12 @@ class SourceStats:
         """Record a failure of one part (a report, a widget) while the rest loads."""
         with self._lock:
             self.failures.append(line)
+
+    def skip(self, line: str) -> None:
+        """Record a part left out on purpose (a widget the key may not export), with the
+        reason: shown in the run summary, not a failure."""
+        with self._lock:
+            self.skipped.append(line)
 
 
 _registry: dict[str, SourceStats] = {}

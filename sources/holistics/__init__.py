@@ -79,7 +79,7 @@ from sources.common.settings import (
     require_secret,
     require_url,
 )
-from sources.common.stats import record_part_failure
+from sources.common.stats import record_part_failure, stats_for
 from sources.common.windows import parse_datetime
 from sources.holistics import catalog, client
 from sources.holistics.client import (
@@ -472,18 +472,29 @@ def widgets_of(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 async def export_targets(
     session: VendorHttp, config: HolisticsConfig, widget_ids: list[str], dashboard_ids: list[str]
 ) -> list[str]:
-    """`widget_ids`, then every widget of the dashboards in `dashboard_ids`, each once."""
+    """`widget_ids`, then every exportable widget of the dashboards in `dashboard_ids`,
+    each once. A dashboard widget whose `permissions.export_data` is false would fail
+    with 403 on every run: it is skipped, and the run summary says so. A widget named
+    in `widget_ids` is always submitted, so a missing permission fails loudly."""
     found = list(widget_ids)
+    stats = stats_for(SOURCE)
     for dashboard_id in dashboard_ids:
         try:
             dashboard = await client.get_dashboard(session, config, dashboard_id)
+            widgets = widgets_of(dashboard)
         except Exception as exc:
             record_part_failure(SOURCE, exc, f"dashboard {dashboard_id}")
             continue
-        try:
-            found += [str(w["id"]) for w in widgets_of(dashboard)]
-        except MalformedResponse as exc:
-            record_part_failure(SOURCE, exc, f"dashboard {dashboard_id}")
+        for widget in widgets:
+            wid = str(widget["id"])
+            if client.exportable(widget) or wid in found:
+                found.append(wid)
+            else:
+                stats.skip(
+                    f"widget_{wid} of dashboard {dashboard_id}: permissions.export_data is "
+                    f"false for the key's owner (grant it in Holistics, or drop the dashboard "
+                    f"from dashboard_ids)"
+                )
     return list(dict.fromkeys(found))
 
 

@@ -23,7 +23,7 @@ async def discover(config: HolisticsConfig) -> Discovery:
     rows, exportable = [], []
     for dashboard in dashboards:
         for widget in dashboard.get("widgets") or []:
-            allowed = bool((widget.get("permissions") or {}).get("export_data"))
+            allowed = client.exportable(widget)
             title = widget.get("source_title") or widget.get("title") or ""
             rows.append(
                 (

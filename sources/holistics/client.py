@@ -425,3 +425,12 @@ async def download_export(
     return await http.download_to_path(
         f"{config.base_url}/exports/download", path, params={"job_id": job_id}
     )
+
+
+def exportable(widget: dict[str, Any]) -> bool:
+    """Whether the key's owner may export the widget's data (Get a Dashboard's
+    `permissions.export_data`); a widget that names no permissions is tried."""
+    permissions = widget.get("permissions")
+    if not isinstance(permissions, dict) or "export_data" not in permissions:
+        return True
+    return bool(permissions["export_data"])

@@ -198,6 +198,7 @@ class KissmetricsSim:
         self.ignore_offset = False  # every results page is the first, its offset echoed
         self.total_skew = 0  # added to `pagination.total`
         self.unknown_shape: set[str] = set()  # report ids whose results `data` is an object
+        self.renamed: dict[str, str] = {}  # report id → the name the list gives it now
         self.queries: dict[str, Query] = {}
         self._lock = threading.Lock()
         self._routes()
@@ -276,7 +277,7 @@ class KissmetricsSim:
                 _link(f"{api}/core/accounts/{ACCOUNT_ID}", "account", "Account"),
             ],
             "created_at": "2013-12-18T19:27:43+00:00",
-            "name": report.name,
+            "name": self.renamed.get(report.id, report.name),
             "report_type": report.report_type,
             "account_id": ACCOUNT_ID,
             "product_id": PRODUCT_ID,

@@ -456,3 +456,27 @@ def test_full_load_is_exact_when_dialects_meet(cli: Cli, sandbox: Sandbox, case:
 
     assert result.code == 0, result.output
     assert_exact(cli, sandbox)
+
+
+def test_a_renamed_report_keeps_loading_into_its_table(cli: Cli, sandbox: Sandbox) -> None:
+    """Tables are fixed per report id on first sight: after a rename the report's rows
+    stay in one table with their history; `reports` has the new name and the table."""
+    first = cli("run", "kissmetrics")
+    assert first.code == 0, first.output
+    report = next(r for r in REPORTS if r.name == "Signups by Channel")
+    sandbox.kissmetrics.renamed = {report.id: "Signups (all channels)"}
+
+    second = cli("run", "kissmetrics")
+
+    assert second.code == 0, second.output
+    assert_exact(cli, sandbox)  # every report, the renamed one in its first table
+    names = {
+        n
+        for (n,) in cli.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kissmetrics'"
+        )
+    }
+    assert not any("all_channels" in n for n in names), names
+    assert cli.sql(
+        f"SELECT name, results_table FROM kissmetrics.reports WHERE id = '{report.id}'"
+    ) == [("Signups (all channels)", "report_signups_by_channel")]

@@ -22,6 +22,11 @@ def normalized(name: str) -> str:
     return _naming.normalize_identifier(str(name))
 
 
+def normalized_table(name: str) -> str:
+    """dlt's snake_case table name, as the destination will have it."""
+    return _naming.normalize_table_identifier(str(name))
+
+
 def column_names(vendor: Sequence[str], reserved: Collection[str] = ()) -> list[str]:
     """One distinct, already-normalised name per vendor column, none in `reserved`."""
     taken = {normalized(r) for r in reserved}

@@ -30,13 +30,13 @@ import dlt
 import pendulum
 import pyarrow as pa
 from dlt.common.configuration.inject import with_config
-from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.common.arrow import Spool, conform
 from sources.common.discovery import Discovery
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
+from sources.common.names import normalized_table, with_fields
 from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
@@ -51,10 +51,10 @@ from sources.common.windows import Window, grid_windows, next_cursor, parse_date
 from sources.kissmetrics import catalog, client
 from sources.kissmetrics.client import ADDED_COLUMNS, SOURCE, Client, KissmetricsConfig
 
-_naming = NamingConvention()
 log = logging.getLogger(__name__)
 DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 WINDOW_KEY, WINDOW_END, ROW_NUMBER = ADDED_COLUMNS
+TABLES_KEY = "report_tables"  # source state: report id → its results table, fixed
 
 
 @dlt.source(name=SOURCE, max_table_nesting=0)
@@ -107,7 +107,9 @@ def kissmetrics_source(
     )
     async def reports() -> AsyncIterator[list[dict[str, Any]]]:
         async with client.session(config) as http_session:
-            yield await Client(http_session, config).list_reports()
+            listed = await Client(http_session, config).list_reports()
+        tables = table_names(listed, dlt.current.source_state().setdefault(TABLES_KEY, {}))
+        yield [with_fields(r, {"results_table": tables[str(r["id"])]}) for r in listed]
 
     @dlt.transformer(
         data_from=reports,
@@ -127,7 +129,7 @@ def kissmetrics_source(
         plan = WindowPlan.from_state(
             state, grid, start_date, lookback, backfill_start, backfill_end
         )
-        tables = table_names(selected)
+        tables = table_names(selected, dlt.current.source_state().setdefault(TABLES_KEY, {}))
         jobs = [
             (report, window)
             for report in selected
@@ -158,7 +160,7 @@ def kissmetrics_source(
                             failed.setdefault(report["id"], []).append((window, outcome.error))
                             continue
                         done[report["id"]].append(window)
-                        name = tables[report["id"]]
+                        name = tables[str(report["id"])]
                         schema = dlt.current.source_schema()
                         known = schema.tables.get(name, {}).get("columns", {})
                         for table in spool.tables():
@@ -169,7 +171,7 @@ def kissmetrics_source(
         if km.dates.accepted:
             state["run_dates"] = km.dates.accepted
         for report_id, failures in failed.items():
-            record_failures(failures, len(done[report_id]) + len(failures), tables[report_id])
+            record_failures(failures, len(done[report_id]) + len(failures), tables[str(report_id)])
         for report in selected:
             stored = cursors.get(report["id"])
             moved = next_cursor(plan.cursor(stored), done[report["id"]], plan.run_start(stored))
@@ -323,17 +325,22 @@ def select_reports(listed: list[dict[str, Any]], wanted: list[str]) -> list[dict
     return [by_id[rid] for rid in wanted]
 
 
-def table_names(reports: list[dict[str, Any]]) -> dict[str, str]:
-    """`report_<name>` per report; a name two reports share gets the id's start appended."""
-    names: dict[str, str] = {}
-    taken: set[str] = set()
+def table_names(reports: list[dict[str, Any]], fixed: dict[str, str]) -> dict[str, str]:
+    """`report_<name>` per report id, fixed on first sight in `fixed` (source state): a
+    renamed report keeps loading into its table, with its history; its current name is
+    in `reports.name`, its table in `reports.results_table`. A name another report has
+    already taken gets the id's start appended."""
+    taken = set(fixed.values())
     for report in reports:
-        name = _naming.normalize_table_identifier(f"report_{report.get('name') or report['id']}")
+        report_id = str(report["id"])
+        if report_id in fixed:
+            continue
+        name = normalized_table(f"report_{report.get('name') or report_id}")
         if name in taken:
-            name = _naming.normalize_table_identifier(f"{name}_{str(report['id'])[:8]}")
+            name = normalized_table(f"{name}_{report_id[:8]}")
         taken.add(name)
-        names[report["id"]] = name
-    return names
+        fixed[report_id] = name
+    return {str(report["id"]): fixed[str(report["id"])] for report in reports}
 
 
 def check_report_columns(value: object) -> dict[str, list[str]]:

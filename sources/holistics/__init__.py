@@ -189,7 +189,7 @@ def holistics_source(
         primary_key="id",
     )
     def dashboards(details: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        yield [{k: v for k, v in d.items() if k != "widgets"} for d in details]
+        yield [with_fields({k: v for k, v in d.items() if k != "widgets"}, {}) for d in details]
 
     @dlt.transformer(
         data_from=dashboard_details,
@@ -214,7 +214,8 @@ def holistics_source(
         async def resource() -> AsyncIterator[list[dict[str, Any]]]:
             async with client.session(config) as session:
                 async for page in client.pages(session, config, path, key):
-                    yield page
+                    # keys that snake-case alike (`fooBar`, `foo_bar`) keep both values
+                    yield [with_fields(item, {}) for item in page]
 
         return resource
 

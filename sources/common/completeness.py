@@ -119,10 +119,18 @@ class RepeatGuard:
     that ignores `skip`/`offset`/`after` answers the same items again, and de-duplicating
     them would silently drop the ones it never sent."""
 
-    def __init__(self, what: str, *, source: str, endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        *,
+        source: str,
+        endpoint: str | None = None,
+        hint: str = "the server ignores the paging parameter; nothing of this list was loaded",
+    ) -> None:
         self.what = what
         self.source = source
         self.endpoint = endpoint
+        self.hint = hint
         self._seen: dict[Hashable, str] = {}
 
     def seen(self, where: str, keys: Iterable[Hashable]) -> None:
@@ -137,7 +145,7 @@ class RepeatGuard:
                     f"{self.what}: {where} repeats {key!r} {place}",
                     source=self.source,
                     endpoint=self.endpoint,
-                    hint="the server ignores the paging parameter; nothing of this list was loaded",
+                    hint=self.hint,
                 )
 
 

@@ -165,6 +165,7 @@ DAY_NAMES = {  # how `day_month_year__name` spells a day, per `day_key` form
     "ordinal_dotted": "%d.%m.%Y",
     "ordinal_dmy": "%d/%m/%Y",
     "ordinal_mdy": "%m/%d/%Y",
+    "none": "%Y-%m-%d",
 }
 
 
@@ -172,7 +173,8 @@ class DatawizSim:
     name = "datawiz"
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
         # the day in a row's key: an ISO date, or an id (here the day's ordinal) with the
-        # day spelled in `day_month_year__name` (ISO, 30.11.2026, 30/11/2026, 11/30/2026)
+        # day spelled in `day_month_year__name` (ISO, 30.11.2026, 30/11/2026, 11/30/2026),
+        # or no day in the key at all (`shop=1`), the day only in `day_month_year__name`
         "day_key": tuple(DAY_NAMES),
         # the doc's header POSTs the builder to api-new, every example to bi-new: the
         # builder on the api host, or on the bi host (the api host answering 404)
@@ -219,6 +221,10 @@ class DatawizSim:
         # the builder ignores the page position (every page is the first, `next` too)
         self.unknown_shape = False
         self.stuck_paging = False
+        # test knob: the middle row of every builder page and widget answer of 3+ rows is
+        # "null", a "list", "sparse" (one more field) or has "children"; `odd_rows` counts them
+        self.odd_row: str | None = None
+        self.odd_rows = 0
         self.tokens = Tokens()
         self._calls = 0
         self._lock = threading.Lock()
@@ -382,7 +388,7 @@ class DatawizSim:
         key = (body_key, lo, size)
         cached = self._page_cache.get(key) if caching else None
         if cached is None:
-            rows = [row_at(i) for i in range(lo, min(count, lo + size))]
+            rows = self._odd([row_at(i) for i in range(lo, min(count, lo + size))])
             cached = json.dumps(rows, separators=(",", ":")).encode()
             if caching:
                 self._page_cache[key] = cached
@@ -419,6 +425,22 @@ class DatawizSim:
         if self.paging == "cursor":
             return f"{base}?cursor=cD0{lo:x}&page_size={size}"
         return f"{base}?page={lo // size + 1}&page_size={size}"
+
+    def _odd(self, rows: list[Any]) -> list[Any]:
+        """The `odd_row` knob: the middle row of `rows` (3 or more) made odd."""
+        if self.odd_row is None or len(rows) < 3:
+            return rows
+        middle = len(rows) // 2
+        row = rows[middle]
+        rows[middle] = {
+            "null": None,
+            "list": list(row.values()),
+            "sparse": {**row, "promo_note": "late"},
+            "children": {**row, "children": [{**row, "key": f"{row['key']}&product=1"}]},
+        }[self.odd_row]
+        with self._lock:
+            self.odd_rows += 1
+        return rows
 
     def _plain(self) -> bool:
         """Rows spelled as the default dialect (what the benchmark page cache keeps)."""
@@ -568,9 +590,12 @@ class DatawizSim:
         if (self.day_key != "iso" or self.unknown_shape) and f"{day}=" in row.get("key", ""):
             parts = dict(p.split("=", 1) for p in row["key"].split("&") if "=" in p)
             when = date.fromisoformat(parts[day])
-            parts[day] = (
-                f"d{when.toordinal() * 7:x}" if self.unknown_shape else str(when.toordinal())
-            )
+            if self.day_key == "none" and not self.unknown_shape:
+                del parts[day]
+            if day in parts:
+                parts[day] = (
+                    f"d{when.toordinal() * 7:x}" if self.unknown_shape else str(when.toordinal())
+                )
             row["key"] = "&".join(f"{k}={v}" for k, v in parts.items())
             if self.unknown_shape:
                 name = f"day {when.toordinal() % 97}"
@@ -678,6 +703,7 @@ class DatawizSim:
         if isinstance(answer, Reply):
             return answer
         rows, columns = answer
+        rows = self._odd(rows)
         if self.numbers == "string":
             for row in rows:
                 row.update({k: str(v) for k, v in row.items() if type(v) in (int, float)})

@@ -17,15 +17,20 @@ and read the ground truth back from here.
 Knobs: `payment_required` (every call answers 402), `forbidden_kpis` (ids whose calls,
 and snapshot batches naming them, answer 403), `max_take`, `max_url` (414 beyond),
 `ignores_skip` (paged lists answer their first page whatever `skip` says), `drift`
-(KPI #1's snapshot values arrive as text like `"1000.5 pts"`, and every snapshot record
-gains a `unitLabel`), `unknown_shape` (`/kpi-snapshots` answers a wrapper no reading of
-the doc gives), `snapshot_page` (records per page of the `items_flat` shape).
+(KPI #1's snapshot values arrive as text like `"1000.5 pts"`, every snapshot record
+gains a `unitLabel`, and every KPI an undocumented expanded link `tasks` and a top-level
+`sessions` count), `unknown_shape` (`/kpi-snapshots` answers a wrapper no reading of
+the doc gives), `snapshot_page` (records per page of the `items_flat` shape),
+`projection_counts` (KPI id → how many projections it has, instead of `i % 4`),
+`failing_projection_pages` (KPI ids whose projection pages past the first answer 500),
+`repeated_group` (KPI #0's first group comes twice more, as records dated a day inside
+it and a timestamp on that day).
 
 Where the doc is silent or contradicts itself, each reading is a dialect (`DIALECTS`,
 default first; docs/vendor-assumptions.md lists the doc lines):
 - `snapshots_shape`: `/kpi-snapshots` answers an object keyed by KPI id (`by_kpi`),
-  `{items: [{kpiId, snapshots | groups}]}` (`items_grouped`; even KPIs `snapshots`, odd
-  `groups`), `{items: [flat records], totalCount}` paged by `skip`/`take`
+  `{items: [{kpiId, unit, snapshots | groups}]}` (`items_grouped`; even KPIs `snapshots`,
+  odd `groups`), `{items: [flat records], totalCount}` paged by `skip`/`take`
   (`items_flat`), or a bare array of flat records (`bare_list`). Flat records carry kpiId.
 - `snapshot_fields`: records are `{group, value}` (`plain`) or also carry `kpiId`,
   `timeZone`, `id` (`annotated`; projections and statistics then carry kpiId too).
@@ -108,6 +113,9 @@ class QuantiveSim:
     drift: bool = False
     unknown_shape: bool = False
     snapshot_page: int = 20
+    projection_counts: dict[str, int] = field(default_factory=dict)
+    failing_projection_pages: set[str] = field(default_factory=set)
+    repeated_group: bool = False
     snapshots_shape: str = "by_kpi"
     snapshot_fields: str = "plain"
     snapshot_day: str = "group"
@@ -208,12 +216,15 @@ class QuantiveSim:
         return truth
 
     def links(self, i: int) -> dict[str, list[dict[str, Any]]]:
-        return {
+        links = {
             "goals": [self._goal(i, g) for g in range(i % 3)],
             "metrics": [self._metric(i, m) for m in range(i % 2)],
             "sessions": [self._session(i)] if i % 2 == 0 else [],
             "kpis": [self._linked(i - 1)] if i > 0 and i % 4 == 0 else [],
         }
+        if self.drift:
+            links["tasks"] = [{"id": f"task-{i}", "name": f"Task of KPI {i}"}]
+        return links
 
     def projections(self, i: int) -> list[dict[str, Any]]:
         end = self.snapshot_end
@@ -227,7 +238,7 @@ class QuantiveSim:
                 "modifiedById": "5e8ed44adcddda0da9eab365",
                 "value": float(200 + 10 * p + i),
             }
-            for p in range(i % 4)
+            for p in range(self.projection_counts.get(kpi_id(i), i % 4))
         ]
 
     def statistics(self, i: int, period: str) -> dict[str, Any]:
@@ -264,7 +275,7 @@ class QuantiveSim:
             "ownerIds": ["5e8ed44adcddda0da9eab365"],
             "projections": self.projections(i),
             "targetOperator": "should_increase" if i % 2 else "should_decrease",
-        }
+        } | ({"sessions": i % 5} if self.drift else {})
 
     def _goal(self, i: int, g: int) -> dict[str, Any]:
         return {
@@ -394,6 +405,8 @@ class QuantiveSim:
         if isinstance(paging, Reply):
             return paging
         skip, take = paging
+        if skip and kid in self.failing_projection_pages:
+            return _error(500, "Internal Server Error", f"projections of {kid} past {skip}")
         every = self.projections(i)
         items = [
             {k: p[k] for k in ("date", "id", "value")} | self._annotations(kid)
@@ -474,7 +487,7 @@ class QuantiveSim:
     def _plain(self) -> bool:
         """The default dialect, served on a fast path (the benchmarks ask for 1M rows)."""
         defaults = all(getattr(self, knob) == forms[0] for knob, forms in self.DIALECTS.items())
-        return defaults and not (self.drift or self.unknown_shape)
+        return defaults and not (self.drift or self.unknown_shape or self.repeated_group)
 
     def _plain_body(
         self, ids: list[str], days: list[date], group_by: str
@@ -516,6 +529,11 @@ class QuantiveSim:
             if self.snapshot_fields == "annotated":
                 record |= {"kpiId": kid, "timeZone": tz, "id": f"{kid[-8:]}{start:%Y%m%d}"}
             records.append(record)
+        first = group_first_day(self.snapshot_start, group_by)
+        if self.repeated_group and i == 0 and first in grouped:  # the first group, twice more
+            inside = (first + timedelta(days=1)).isoformat()
+            again = {"value": records[0]["value"]}
+            records += [{"date": inside} | again, {"date": f"{inside}T10:00:00Z"} | again]
         return records
 
     def _day_field(self, start: date, group_by: str, tz: str) -> dict[str, Any]:
@@ -539,7 +557,11 @@ class QuantiveSim:
             return Reply.json(by_kpi)
         if self.snapshots_shape == "items_grouped":
             items = [
-                {"kpiId": kid, ("snapshots" if n % 2 == 0 else "groups"): records}
+                {
+                    "kpiId": kid,
+                    "unit": unit(kid),
+                    ("snapshots" if n % 2 == 0 else "groups"): records,
+                }
                 for n, (kid, records) in enumerate(by_kpi.items())
             ]
             return Reply.json({"items": items, "totalCount": len(items)})
@@ -559,6 +581,11 @@ class QuantiveSim:
         if AGGREGATIONS[i % 3] == "sum":
             return round(sum(values), 2)
         return round(sum(values) / len(values), 4)
+
+
+def unit(kid: str) -> str:
+    """The `unit` an `items_grouped` item gives its KPI's snapshots."""
+    return "percent" if int(kid[-1], 16) % 2 else "points"
 
 
 def group_first_day(day: date, group_by: str) -> date:

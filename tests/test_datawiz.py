@@ -452,3 +452,129 @@ def test_a_day_spelled_d_m_or_m_d_is_read_by_the_chunk_s_days_or_refused() -> No
         read_days(pa.array(["03/04/2026"]), spring)  # 3 April or 4 March: refused
     with pytest.raises(Unreadable, match="no day spelling fits"):
         read_days(pa.array(["30.11.2026", "day 42"]), None)
+
+
+ONE_CHUNK = {"SOURCES__DATAWIZ__CHUNK_DAYS": "100", "SOURCES__DATAWIZ__PAGE_SIZE": "9"}
+CATEGORY_WIDGET = {
+    "report": "category-sales",
+    "widget": "table",
+    "metrics": ["turnover"],
+    "group_by_level": "category",
+}
+
+
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize(
+    ("odd", "target", "says"),
+    [
+        ("null", "report_category-sales__table", "row 4 of 6 is not an object"),
+        ("list", "sales_by_shop", "is not an object"),
+        ("children", "report_category-sales__table", "a row with children in a flat answer"),
+    ],
+)
+def test_a_middle_row_that_is_no_object_or_has_children_fails_its_part_with_one_line(
+    cli: Cli, sandbox: Sandbox, odd: str, target: str, says: str
+) -> None:
+    widget = target.startswith("report_")
+    env = {
+        **ONE_CHUNK,
+        **tables_env(*([] if widget else [SHOP_TABLE])),
+        "SOURCES__DATAWIZ__REPORTS": json.dumps([CATEGORY_WIDGET] if widget else []),
+    }
+    sandbox.datawiz.odd_row = odd
+
+    result = cli("run", "datawiz", "--summary-json", str(cli.tmp / "summary.json"), extra_env=env)
+
+    assert result.code == 1, result.output
+    errors = error_lines(result)
+    assert len(errors) == 1 and target in errors[0] and says in errors[0], result.stderr
+    assert sandbox.datawiz.odd_rows and "Traceback" not in result.stderr
+    assert data_tables(cli, "datawiz").get(target.replace("-", "_"), 0) == 0
+    stats = summary(cli)
+    assert stats["cursors_after"] == stats["cursors_before"]
+
+
+def test_a_field_only_middle_rows_carry_is_loaded_not_dropped(cli: Cli, sandbox: Sandbox) -> None:
+    dw = sandbox.datawiz
+    dw.odd_row = "sparse"
+    env = {**ONE_CHUNK, **tables_env(SHOP_TABLE), "SOURCES__DATAWIZ__REPORTS": "[]"}
+
+    result = cli("run", "datawiz", extra_env=env)
+
+    assert result.code == 0, result.output
+    assert dw.odd_rows > 1
+    notes = cli.sql("SELECT promo_note, count(*) FROM datawiz.sales_by_shop GROUP BY 1 ORDER BY 1")
+    rows = len(loaded_by_shop(cli))
+    assert notes == [("late", dw.odd_rows), (None, rows - dw.odd_rows)]
+
+
+def test_rows_with_no_day_in_key_nor_a_known_field_fail_instead_of_loading_as_totals(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    """The vendor keys rows `shop=1` and spells the day in a field this source does not
+    know (`day_month_year__id`): every row would look like a total row."""
+    sandbox.datawiz.day_key = "none"
+    by_id = {
+        **SHOP_TABLE,
+        "group_by": [{"dimension": "day_month_year", "display_fields": ["id"]}, "shop"],
+    }
+    env = {**ONE_CHUNK, **tables_env(by_id), "SOURCES__DATAWIZ__REPORTS": "[]"}
+
+    result = cli("run", "datawiz", "--summary-json", str(cli.tmp / "summary.json"), extra_env=env)
+
+    assert result.code == 1, result.output
+    errors = error_lines(result)
+    assert len(errors) == 1 and "sales_by_shop" in errors[0], result.stderr
+    assert "rows with no day in their key or day fields" in errors[0]
+    assert data_tables(cli, "datawiz").get("sales_by_shop", 0) == 0
+    stats = summary(cli)
+    assert stats["cursors_after"] == stats["cursors_before"]
+
+
+def test_week_and_month_widgets_sum_without_double_counting_over_overlapping_runs(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    dw = sandbox.datawiz
+    weekly = {**CATEGORY_WIDGET, "interval": "week"}
+    monthly = {"report": "shops-sales", "widget": "table", "metrics": ["turnover"]}
+    monthly["interval"] = "month"
+    whole = {"report": "products-sales", "widget": "table", "metrics": ["turnover"]}
+    env = {**tables_env(), "SOURCES__DATAWIZ__REPORTS": json.dumps([weekly, monthly, whole])}
+    first, last = dw.first_day, yesterday()
+
+    def truth(spec: dict, start: date, end: date) -> float:
+        body = {"date_range": {"from": str(start), "to": str(end)}, "metrics": ["turnover"]}
+        body["group_by_level"] = spec.get("group_by_level")
+        rows, _ = dw.widget(spec["report"], "table", {k: v for k, v in body.items() if v})
+        return round(sum(r["turnover"] for r in rows), 2)
+
+    def periods(table: str) -> list[tuple]:
+        return cli.sql(
+            f"SELECT _period_start, _period_end, round(sum(turnover), 2) FROM datawiz.{table} "
+            "GROUP BY 1, 2 ORDER BY 1"
+        )
+
+    for _ in range(2):  # the second run re-fetches the last period: the windows overlap
+        result = cli("run", "datawiz", extra_env=env)
+        assert result.code == 0, result.output
+
+    monday = first - timedelta(days=first.weekday())
+    weeks = periods("report_category_sales__table")
+    assert [w[0] for w in weeks] == [
+        monday + timedelta(days=7 * i) for i in range((last - monday).days // 7 + 1)
+    ]
+    for start, end, total in weeks:
+        assert end == min(start + timedelta(days=6), last)
+        assert total == truth(weekly, start, end)
+    assert sum(w[2] for w in weeks) == pytest.approx(truth(weekly, monday, last))
+    months = periods("report_shops_sales__table")
+    assert months[0][0] == first.replace(day=1) and months[-1][1] == last
+    for start, end, total in months:
+        assert total == truth(monthly, start, end)
+    assert cli.sql(
+        "SELECT _window_from, _window_to, round(sum(turnover), 2) "
+        "FROM datawiz.report_products_sales__table GROUP BY 1, 2"
+    ) == [(first, last, truth(whole, first, last))]

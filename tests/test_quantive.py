@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from sandbox import Sandbox, dialect_cases, dialect_matrix
-from sandbox.quantive import QuantiveSim, kpi_id
+from sandbox.quantive import QuantiveSim, kpi_id, unit
 from tests.conftest import Cli
 
 # small pages and batches, so every list and range is fetched in several requests
@@ -61,6 +61,15 @@ def errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
+def today(qr: QuantiveSim) -> date:
+    """The sandbox serves snapshots up to yesterday unless a test moves `snapshot_end`."""
+    return qr.data_end.date()
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
 # every dialect alone, then (slow: `make test-full`) the pairwise combinations
 DIALECT_RUNS = [
     *dialect_cases(QuantiveSim),
@@ -96,6 +105,9 @@ def test_full_load_and_rerun_are_exact_in_every_dialect(
         "SELECT count(*) FROM quantive.kpis k JOIN quantive.kpis__goals g ON g.kpi_id = k.id"
     )
     assert joined == [(count(cli, "kpis__goals"),)]
+    if qr.snapshots_shape == "items_grouped":  # the grouping item's unit, on each row
+        units = cli.sql("SELECT kpi_id, unit FROM quantive.kpi_snapshots")
+        assert all(u == unit(k) for k, u in units)
     if qr.snapshot_fields == "annotated":  # the vendor's own kpiId/timeZone, kept apart
         for table in ("kpi_snapshots", "kpi_projections", "kpi_statistics"):
             mismatched = f"SELECT count(*) FROM quantive.{table} WHERE kpi_id__vendor <> kpi_id"
@@ -110,7 +122,8 @@ def test_full_load_and_rerun_are_exact_in_every_dialect(
     for request in qr.api.requests:
         assert request.headers["authorization"] == f"Bearer {qr.token}"
         assert request.headers["gtmhub-accountid"] == qr.account_id
-    assert summary(cli)["cursors_after"] == {CURSOR: qr.snapshot_end.isoformat()}
+    # every KPI's cursor is today, the first day not final; the summary shows the oldest
+    assert summary(cli)["cursors_after"] == {CURSOR: today(qr).isoformat()}
 
     rerun = run(cli)
 
@@ -130,25 +143,109 @@ def test_rerun_asks_from_no_earlier_than_cursor_minus_lookback_and_duplicates_no
 
     assert second.code == 0, second.output
     froms = {date.fromisoformat(r.query["from"][0]) for r in qr.api.seen("/kpi-snapshots")}
-    assert froms == {qr.snapshot_end - timedelta(days=2)}  # cursor minus lookback_days
+    assert froms == {today(qr) - timedelta(days=2)}  # cursor (today) minus lookback_days
     assert snapshots(cli) == qr.ground_truth()
     stats = json.loads((cli.tmp / "summary.json").read_text())["sources"][0]
-    assert stats["tables"]["kpi_snapshots"] == qr.n_kpis * 3  # the three re-fetched days
+    assert stats["tables"]["kpi_snapshots"] == qr.n_kpis * 2  # the re-fetched days with data
 
 
-def test_new_and_revised_snapshots_arrive_on_the_next_run(cli: Cli, sandbox: Sandbox) -> None:
+def test_new_days_revisions_and_new_kpis_with_their_history_arrive_on_the_next_run(
+    cli: Cli, sandbox: Sandbox
+) -> None:
     qr = sandbox.quantive
     assert run(cli).code == 0
-    before = count(cli, "kpi_snapshots")
+    before, old = count(cli, "kpi_snapshots"), qr.n_kpis
     yesterday = qr.snapshot_end
     qr.revise(kpi_id(3), yesterday, 4242.5)  # late correction inside the lookback
     qr.snapshot_end = yesterday + timedelta(days=1)  # today's snapshots arrive
+    qr.n_kpis += 1  # a KPI added since the first run, with history back to start_date
+    qr.api.reset_log()
 
     assert run(cli).code == 0
 
-    assert count(cli, "kpi_snapshots") == before + qr.n_kpis
+    assert count(cli, "kpi_snapshots") == before + old + len(qr.days())
     assert snapshots(cli) == qr.ground_truth()
     assert snapshots(cli)[(kpi_id(3), yesterday.isoformat())] == 4242.5
+    new = kpi_id(old)
+    froms = {r.query["from"][0] for r in qr.api.seen("/kpi-snapshots") if new in r.query["ids"][0]}
+    assert min(froms) == qr.snapshot_start.isoformat()  # its own cursor: from start_date
+
+
+def test_a_same_day_rerun_without_lookback_picks_up_todays_revised_value(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    qr = sandbox.quantive
+    qr.snapshot_end = today(qr)  # today's snapshots, still changing during the day
+    no_lookback = {"SOURCES__QUANTIVE__LOOKBACK_DAYS": "0"}
+    assert run(cli, **no_lookback).code == 0
+    qr.revise(kpi_id(3), today(qr), 4242.5)
+    qr.api.reset_log()
+
+    assert run(cli, **no_lookback).code == 0
+
+    assert {r.query["from"][0] for r in qr.api.seen("/kpi-snapshots")} == {today(qr).isoformat()}
+    assert snapshots(cli) == qr.ground_truth()
+    assert snapshots(cli)[(kpi_id(3), today(qr).isoformat())] == 4242.5
+
+
+def test_two_records_for_one_group_fail_their_batch_and_only_its_kpis_start_over(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    qr = sandbox.quantive
+    weekly = {"SOURCES__QUANTIVE__GROUP_BY": "week"}
+    qr.repeated_group = True  # KPI #0's first week: a record, one for its Tuesday, one at 10:00
+    first_week = monday(qr.snapshot_start)
+
+    failed = run(cli, "--summary-json", str(cli.tmp / "summary.json"), **weekly)
+
+    assert failed.code == 1, failed.output
+    lines = errors(failed.stderr)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: quantive: kpi_snapshots: GET /results/api/v1/kpi-snapshots")
+    assert f"repeats ('{kpi_id(0)}', '{first_week}')" in lines[0]
+    assert summary(cli)["cursors_after"] == {CURSOR: first_week.isoformat()}  # the oldest
+    rows = cli.sql("SELECT kpi_id, snapshot_date FROM quantive.kpi_snapshots")
+    assert len(rows) == len(set(rows))  # nothing of the failed batch, no doubles
+    assert (kpi_id(0), first_week) not in rows
+    batches = [r.query["ids"][0].split(",") for r in qr.api.seen("/kpi-snapshots")]
+    held = next(set(ids) for ids in batches if kpi_id(0) in ids)  # KPI #0's batch
+    qr.repeated_group = False
+    qr.api.reset_log()
+
+    healed = run(cli, **weekly)
+
+    assert healed.code == 0, healed.output
+    froms: dict[bool, set[str]] = {True: set(), False: set()}
+    for r in qr.api.seen("/kpi-snapshots"):
+        ids = set(r.query["ids"][0].split(","))
+        assert ids <= held or not ids & held  # KPIs that share a cursor go together
+        froms[ids <= held].add(r.query["from"][0])
+    assert min(froms[True]) == first_week.isoformat()  # the failed batch's KPIs: from start
+    assert froms[False] == {monday(today(qr) - timedelta(days=2)).isoformat()}  # the rest held on
+    rows = cli.sql("SELECT kpi_id, snapshot_date, value FROM quantive.kpi_snapshots")
+    assert {(k, d.isoformat()): v for k, d, v in rows} == qr.group_truth("week")
+    assert len(rows) == len(qr.group_truth("week"))
+
+
+def test_a_kpi_whose_later_projection_page_fails_keeps_the_projections_it_had(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    qr = sandbox.quantive
+    kpi = kpi_id(2)
+    qr.projection_counts = {kpi: 12}  # three pages of 5
+    assert run(cli).code == 0
+    query = "SELECT kpi_id, id, value FROM quantive.kpi_projections ORDER BY kpi_id, id"
+    loaded = cli.sql(query)
+    assert sum(k == kpi for k, *_ in loaded) == 12
+    qr.failing_projection_pages = {kpi}  # its first page answers, the next ones 500
+
+    failed = run(cli)
+
+    assert failed.code == 1, failed.output
+    lines = errors(failed.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: quantive: kpi_projections: "), lines
+    assert f"/v1/kpis/{kpi}/projections" in lines[0]
+    assert cli.sql(query) == loaded  # not replaced by its first page
 
 
 @pytest.mark.parametrize("dialect", ["default", "group_label=first_day", "snapshot_day=date"])
@@ -186,11 +283,22 @@ def test_a_drifted_value_goes_to_a_variant_column_and_a_new_field_to_a_new_one(
     truth = qr.ground_truth()
     assert {(k, g) for k, g, *_ in rows} == set(truth)  # every row landed, none twice
     assert len(rows) == len(truth)
-    refetched = {(qr.snapshot_end - timedelta(days=d)).isoformat() for d in range(3)}
-    for k, g, value, text, unit in rows:
+    # the days re-fetched (today minus lookback_days) that have data
+    refetched = {(qr.snapshot_end - timedelta(days=d)).isoformat() for d in range(2)}
+    for k, g, value, text, label in rows:
         drifted = k == kpi_id(1) and g in refetched
         assert (value, text) == ((None, f"{truth[k, g]} pts") if drifted else (truth[k, g], None))
-        assert unit == ("pts" if g in refetched else None)
+        assert label == ("pts" if g in refetched else None)
+    # an undocumented expanded link stays as JSON; a vendor field named like a child
+    # list keeps its data apart, and the child list is whole
+    kpis = cli.sql("SELECT id, sessions__vendor, links__expanded FROM quantive.kpis")
+    for k, sessions, expanded in kpis:
+        i = qr.index_of(k)
+        assert sessions == i % 5
+        assert json.loads(expanded) == {"tasks": qr.links(i)["tasks"]}
+    assert count(cli, "kpis__sessions") == sum(
+        len(qr.links(i)["sessions"]) for i in range(qr.n_kpis)
+    )
 
 
 def test_a_server_that_ignores_skip_fails_kpis_with_one_line_and_loads_nothing(

@@ -13,8 +13,9 @@ the first day not yet loaded. A run asks for the days from that cursor minus
 (from their key or day field) and are merged on (`date`, `key`) with `date` as merge key, so a
 re-fetched day replaces all its rows. `--start/--end` backfill a day range without
 moving the cursor back. A report widget with `interval = "day_month_year"` is fetched a
-day per request and merged on `date` the same way; any other widget is a snapshot of
-the run window, stamped `_window_from`/`_window_to` and merged on those.
+day per request and merged on `date` the same way; a week/month widget per whole calendar
+period, merged on `_period_start`; any other widget is one snapshot of the run's days,
+replaced: a SUM over any widget table counts each day once.
 
 Each chunk is spooled to disk until all its pages are in: a chunk that fails loads
 nothing, stops its table's cursor before it and is reported as a part failure while the
@@ -30,8 +31,9 @@ Assumptions where the doc is silent (see also client.py, frames.py and queries.p
   zone; "yesterday" is the last complete day;
 - a row's `key` carries `day_month_year=<day>` when the day is grouped, as the doc's
   key_start example (`shop=1&category=6779&product=`) suggests: an ISO date, or an id
-  with the day in the row's day field (frames.day_of_rows); rows of an incremental
-  table whose key names no day are total rows, counted and not loaded;
+  with the day in the row's day field, or no day in the key and the day in that field
+  (frames.day_of_rows); a row with no day in key nor field is a total row, counted and
+  not loaded, at most one per chunk;
 - snapshot tables (`incremental = false`) are replaced on each run."""
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import dlt
@@ -74,6 +76,11 @@ log = logging.getLogger(__name__)
 DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 DATE = "date"
 NEXT_DAY = "next_day"  # the cursor: the first day not loaded yet
+# a page as the loader takes it: (rows to load, root rows read, total rows dropped)
+Framed = tuple[pa.Table, int, pa.Table | None]
+PERIODS = ("week", "month")  # report intervals fetched per whole calendar period
+PERIOD_START, PERIOD_END = "_period_start", "_period_end"
+WINDOW_FROM, WINDOW_TO = "_window_from", "_window_to"
 
 
 @dlt.source(name=SOURCE, max_table_nesting=0)
@@ -291,6 +298,21 @@ class DayPlan:
             start = stop
         return out
 
+    def periods(self, cursor: str | None, interval: str) -> list[Window]:
+        """Whole calendar weeks (Monday..Sunday) or months from the one holding the run's
+        first day; the last is cut at today (it is fetched again until it is complete)."""
+        start, end = self.span(cursor)
+        week = interval == "week"
+        first = start - timedelta(days=start.weekday()) if week else start.replace(day=1)
+        out = []
+        while first < end:
+            step = first + timedelta(days=7 if week else 32)
+            after = step if week else step.replace(day=1)
+            stop = min(after, end)
+            out.append(Window(day_start(first, self.tz), day_start(stop, self.tz), complete=True))
+            first = after
+        return out
+
     def snapshot(self) -> Window:
         """The run's days as one window (at least yesterday)."""
         start, end = self.span(None)
@@ -322,20 +344,22 @@ def builder_resource(
         cursor = cursors.get(NEXT_DAY) if spec.incremental else None
         windows = plan.windows(cursor) if spec.incremental else [plan.snapshot()]
         added = (DATE,) if spec.incremental else ()
-        framer = Framer(tree=spec.tree, name=spec.name, added=added)
+        framer = Framer(
+            tree=spec.tree, name=spec.name, added=added, endpoint=client.BUILDER_ENDPOINT
+        )
         own_range = not spec.incremental and spec.date_range is not None
 
         def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
             body = spec.body(None, None) if own_range else spec.body(*span_of(window))
             return client.builder_pages(http, config, body, spec.name)
 
-        def frame(page: client.Page, window: Window) -> tuple[pa.Table, int]:
+        def frame(page: client.Page, window: Window) -> Framed:
             span = None if own_range else span_of(window)
             table = framer.table(page.rows, page.columns, span)
-            roots = root_rows(table, spec.tree)
             if not spec.incremental:
-                return table, roots
-            return dated(table, span, framer), roots
+                return table, root_rows(table, spec.tree), None
+            table, totals = dated(table, span, framer)
+            return table, root_rows(table, spec.tree) + totals.num_rows, totals
 
         done: list[Window] = []
         loading = _load_windows(spec.name, config, windows, request, frame, framer, done, workers)
@@ -352,39 +376,53 @@ def builder_resource(
 def report_resource(
     spec: ReportSpec, config: DatawizConfig, plan: DayPlan, workers: int
 ) -> DltResource:
-    merge_key: Any = DATE if spec.daily else ("_window_from", "_window_to")
+    """A widget an analyst can SUM over without counting a day twice: a daily widget is
+    a row per entity and day, merged per day; a week/month widget is fetched per whole
+    calendar period (the current one up to yesterday) and merged per `_period_start`, so
+    a re-fetched period replaces itself; any other widget is one snapshot of the run's
+    days, replaced whole on each run."""
+    if spec.daily:
+        added: tuple[str, ...] = (DATE,)
+        hints: dict[str, Any] = {"write_disposition": "merge", "merge_key": DATE}
+    elif spec.interval in PERIODS:
+        added = (PERIOD_START, PERIOD_END)
+        hints = {"write_disposition": "merge", "merge_key": PERIOD_START}
+    else:
+        added = (WINDOW_FROM, WINDOW_TO)
+        hints = {"write_disposition": "replace"}
+    incremental = spec.daily or spec.interval in PERIODS
+    endpoint = f"POST /api/report/reports/{spec.report}/widgets/{spec.widget}/data/"
 
-    @dlt.resource(name=spec.table, write_disposition="merge", merge_key=merge_key)
+    @dlt.resource(name=spec.table, **hints)
     async def report_widget() -> AsyncIterator[Any]:
         state = dlt.current.resource_state()
         cursors = state.setdefault("cursors", {})
         cursor = cursors.get(NEXT_DAY)
-        windows = plan.windows(cursor, days=1 if spec.daily else 10**6)
-        added = (DATE,) if spec.daily else ("_window_from", "_window_to")
-        framer = Framer(tree=False, name=spec.table, added=added)
+        if spec.daily:
+            windows = plan.windows(cursor, days=1)
+        elif incremental:
+            windows = plan.periods(cursor, spec.interval)
+        else:
+            windows = [plan.snapshot()]
+        framer = Framer(tree=False, name=spec.table, added=added, endpoint=endpoint)
 
         def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
             body = spec.body(*span_of(window))
             return client.widget_pages(http, config, spec.report, spec.widget, body, spec.table)
 
-        def frame(page: client.Page, window: Window) -> tuple[pa.Table, int]:
+        def frame(page: client.Page, window: Window) -> Framed:
             first, last = span_of(window)
             table = framer.table(page.rows, page.columns, (first, last))
             rows = table.num_rows
-            if spec.daily:
-                table = with_column(table, DATE, pa.repeat(pa.scalar(first, pa.date32()), rows))
-                return required(table, (DATE,)), rows
-            table = with_column(
-                table, "_window_from", pa.repeat(pa.scalar(first, pa.date32()), rows)
-            )
-            table = with_column(table, "_window_to", pa.repeat(pa.scalar(last, pa.date32()), rows))
-            return required(table, ("_window_from", "_window_to")), rows
+            for name, day in zip(added, (first, last), strict=False):  # daily: `date`
+                table = with_column(table, name, pa.repeat(pa.scalar(day, pa.date32()), rows))
+            return required(table, added), rows, None
 
         done: list[Window] = []
         loading = _load_windows(spec.table, config, windows, request, frame, framer, done, workers)
         async for item in loading:
             yield item
-        moved = plan.moved(cursor, done)
+        moved = plan.moved(cursor, done) if incremental else None
         if moved:
             cursors[NEXT_DAY] = moved
 
@@ -402,8 +440,9 @@ def root_rows(table: pa.Table, tree: bool) -> int:
 
 
 def dated(table: pa.Table, span: Span | None, framer: Framer) -> pa.Table:
-    """The rows with their day as `date`; total rows (their key names no day) dropped,
-    rows whose day cannot be read fail the chunk with a sample of one."""
+    """(the rows with their day as `date`, the total rows dropped); total rows have no
+    day in their key nor in a field; rows whose day cannot be read fail the chunk with a
+    sample of one."""
     try:
         days, totals, form = day_of_rows(table, span)
     except Unreadable as exc:
@@ -414,11 +453,12 @@ def dated(table: pa.Table, span: Span | None, framer: Framer) -> pa.Table:
             endpoint=client.BUILDER_ENDPOINT,
         ) from None
     framer.note("the day of a row", form)
+    dropped = table.filter(totals)
     if totals.true_count:
-        framer.note("rows whose key names no day", "total rows, not loaded")
+        framer.note("rows with no day in their key or fields", "total rows, not loaded")
         keep = pc.invert(totals)
         table, days = table.filter(keep), days.filter(keep)
-    return required(with_column(table, DATE, days), (DATE, "key"))
+    return required(with_column(table, DATE, days), (DATE, "key")), dropped
 
 
 async def _load_windows(
@@ -426,14 +466,16 @@ async def _load_windows(
     config: DatawizConfig,
     windows: list[Window],
     request: Callable[[Any, Window], AsyncIterator[client.Page]],
-    frame: Callable[[client.Page, Window], tuple[pa.Table, int]],
+    frame: Callable[[client.Page, Window], Framed],
     framer: Framer,
     done: list[Window],
     workers: int,
 ) -> AsyncIterator[Any]:
     """Fetch the windows concurrently, spool each until complete, then hand it to dlt;
     a failed window is recorded and skipped. The first table carries the column hints.
-    Each window keeps a `Tally`: `count` announced, root rows received, rows read."""
+    Each window keeps a `Tally`: `count` announced, root rows received, root rows read
+    plus total rows recognised; a window whose answer has more than one total row (rows
+    with no day anywhere: a key form not understood) fails."""
     if not windows:
         return
     spools: dict[Any, Spool] = {}
@@ -442,12 +484,22 @@ async def _load_windows(
 
         async def fetch(window: Window) -> AsyncIterator[pa.Table]:
             tally = Tally("the chunk", source=SOURCE)
+            totals = 0
             async for page in request(http, window):
                 if page.count is not None:
                     tally.declared(page.count)
                 tally.received(len(page.rows))
                 if page.rows:
-                    table, roots = frame(page, window)
+                    table, roots, dropped = frame(page, window)
+                    totals += dropped.num_rows if dropped is not None else 0
+                    if totals > 1:
+                        raise unreadable(
+                            f"{totals} rows with no day in their key or day fields "
+                            "(a total row comes once per answer)",
+                            dropped.slice(0, 1).to_pylist()[0],
+                            source=SOURCE,
+                            endpoint=client.BUILDER_ENDPOINT,
+                        )
                     tally.emitted(roots)
                     yield table
             tally.settle()

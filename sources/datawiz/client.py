@@ -161,7 +161,17 @@ def _page(body: Any, endpoint: str) -> tuple[Page, str | None]:
         rows, columns = results.get("dataSource"), results.get("columns")
     else:
         rows, columns = results, body.get("columns") if isinstance(body, dict) else None
-    if not isinstance(rows, list) or (rows and not _records(rows)):
+    if isinstance(rows, list):
+        # every row: a null row would load as all-null, a list row cannot be read
+        bad = next((i for i, row in enumerate(rows) if not isinstance(row, dict)), None)
+        if bad is not None:
+            raise unreadable(
+                f"row {bad + 1} of {len(rows)} is not an object",
+                rows[bad],
+                source=SOURCE,
+                endpoint=endpoint,
+            )
+    else:
         raise unreadable(
             "an answer without rows (dataSource or results, a list of objects); "
             "a chart widget's answer is not tabular",
@@ -179,11 +189,6 @@ def _page(body: Any, endpoint: str) -> tuple[Page, str | None]:
         ),
         str(next_url) if next_url else None,
     )
-
-
-def _records(rows: list[Any]) -> bool:
-    """Rows are objects (the first and last checked: pages are uniform)."""
-    return isinstance(rows[0], dict) and isinstance(rows[-1], dict)
 
 
 def _count(value: Any, body: Any, endpoint: str) -> int | None:
@@ -280,12 +285,9 @@ async def _follow(
 
 
 def identity(rows: list[dict[str, Any]]) -> Hashable:
-    """A page by its first and last row key (keys are unique within a query), or its
-    whole content where rows have none: a page that comes again is a paginator stuck."""
-    keys = (rows[0].get("key"), rows[-1].get("key")) if rows else (None, None)
-    if all(isinstance(k, str) for k in keys):
-        return f"rows {keys[0]} .. {keys[1]}"
-    return fingerprint(rows)
+    """A page by its first and last rows (whole: a key need not be unique within a query
+    when it names no day): a page that comes again is a paginator stuck."""
+    return fingerprint(rows[:1] + rows[-1:])
 
 
 def page_urls(next_url: str, count: int | None, page_rows: int) -> list[str] | None:

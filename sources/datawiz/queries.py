@@ -213,8 +213,12 @@ class ReportSpec:
         return f"report_{self.report}__{self.widget}"
 
     @property
+    def interval(self) -> str | None:
+        return self.filters.get("interval")
+
+    @property
     def daily(self) -> bool:
-        return self.filters.get("interval") == DAY
+        return self.interval == DAY
 
     def body(self, first: pendulum.Date, last: pendulum.Date) -> dict[str, Any]:
         """Dates inclusive; the previous range is the equal period just before."""

@@ -6,26 +6,34 @@ Tables (dataset `quantive`, merged on natural keys):
   as JSON). The expanded links become four child tables, each row carrying `kpi_id` so
   an analyst joins without dlt's internal ids: `kpis__goals`, `kpis__metrics`,
   `kpis__sessions`, `kpis__linked_kpis`; anything nested deeper stays JSON in those
-  rows. A KPI re-loaded replaces its links (dlt merges child rows with their parent).
+  rows. Other expanded links stay as they came in the JSON column `links__expanded`; a
+  vendor field named like one of the four (`metrics`) goes to `metrics__vendor`. A KPI
+  re-loaded replaces its links (dlt merges child rows with their parent).
 - `kpi_snapshots` (`kpi_id`, `group`): one row per KPI and snapshot group, with
   `snapshot_date` (the group's first day), `value`, `group_by`, `time_zone`, and any
-  other field the vendor sends (its own `kpiId`/`timeZone` as `kpi_id__vendor`,
-  `time_zone__vendor`; a value that is not a number in `value__v_text`). Arrow.
+  other field the vendor sends, on the record or on the item that groups a KPI's
+  records (its own `kpiId`/`timeZone` as `kpi_id__vendor`, `time_zone__vendor`; a value
+  that is not a number in `value__v_text`). Arrow.
 - `kpi_projections` (`kpi_id`, `id`; merge key `kpi_id`: a KPI's projections re-fetched
-  replace the ones loaded before).
+  replace the ones loaded before, so they are yielded only once all its pages came).
 - `kpi_statistics` (`kpi_id`, `period_type`, `read_on`): one row per KPI, period type
   and day it was read, so history builds up run by run; a rerun the same day replaces.
 - `insight_usages` (`insight_id`) and `insight_usages__kpis`, for `insight_ids`.
 
-Incremental: `kpi_snapshots` uses `dlt.sources.incremental` on `snapshot_date` (a column
-of the data) with `lag` = `lookback_days` (+ the length of a group, for `group_by`
-other than day, so the group still filling is always fetched again). The request's
-`from` is the incremental's lag-adjusted start, moved back to the first day of its group,
-`to` is today in `time_zone`; rows re-fetched replace the loaded ones (merge), so a day
-fetched twice is never doubled. A snapshot batch that fails is recorded (exit 1, the
-rest loads) and the cursor is put back where the run found it, so the next run fetches
-the failed KPIs' days again. `--start/--end` make a stateless incremental
-(`end_value`) that loads the window without touching the cursor.
+Incremental: `kpi_snapshots` keeps a cursor per KPI in resource state (`kpi_cursors`:
+KPI id → the first day not yet final, i.e. the day of the last run that loaded every
+batch of that KPI, whose snapshot may still change). KPIs that share a cursor go
+together in batches asked from that cursor minus `lookback_days`, moved back to the
+first day of its group, to today in `time_zone`; a KPI without one (the first run, or a
+KPI added since) is asked from `start_date`, so it gets its whole history. Rows
+re-fetched replace the loaded ones (merge on (`kpi_id`, `group`)), so a day fetched
+twice is never doubled. A KPI's cursor moves only when every batch it was in loaded: a
+failed batch is recorded (exit 1, the rest loads) and only its KPIs are fetched again
+from where they were. Not `dlt.sources.incremental`: its boundary de-duplication would
+drop today's revised value on a same-day rerun with `lookback_days = 0`, it has one
+position for all KPIs, and putting it back after a failure races dlt's pipe. Resource
+state `cursors.snapshot_date` shows the oldest KPI cursor for the run summary.
+`--start/--end` load their window for every KPI without reading or moving a cursor.
 
 Where the vendor doc is silent or contradicts itself the source accepts every plausible
 form and logs (INFO, once per run) the one the vendor speaks; `sandbox/quantive.py`
@@ -106,7 +114,13 @@ DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 PERIOD_TYPES = ("week", "month", "three-months", "year", "all-time")
 # the expanded links of a KPI → the child table each becomes (kpis__<name>)
 LINKS = {"goals": "goals", "metrics": "metrics", "sessions": "sessions", "kpis": "linked_kpis"}
-KPI_JSON = ("groups", "owner_ids", "current_user_allowed_actions", "insight_link")
+KPI_JSON = (
+    "groups",
+    "owner_ids",
+    "current_user_allowed_actions",
+    "insight_link",
+    "links__expanded",
+)
 
 
 @dlt.source(name=SOURCE, max_table_nesting=1)
@@ -142,9 +156,8 @@ def quantive_source(
     today = pendulum.now(tz).date()
     kpis_endpoint = client.endpoint_of(config, "/v2/kpis")
     snapshots_endpoint = client.endpoint_of(config, "/v1/kpi-snapshots")
-    cursor = _snapshot_cursor(
-        start_date, backfill_start, backfill_end, tz, today, grouping, lookback
-    )
+    first_day = periods.group_start(_first_day(start_date, tz, today), grouping)
+    backfill = _backfill(backfill_start, backfill_end, first_day, tz, today, grouping)
 
     @dlt.resource(
         name="kpis",
@@ -170,8 +183,9 @@ def quantive_source(
     @dlt.transformer(
         data_from=kpis,
         name="kpi_snapshots",
-        # one row per KPI and group by construction (windows are whole groups, batches
-        # distinct KPIs): dlt's deduplication would only sort every load to drop nothing
+        # one row per KPI and group: windows are whole groups, batches distinct KPIs, and
+        # a batch with two records for one group fails (snapshots.py); dlt's
+        # deduplication would only sort every load to drop nothing
         write_disposition={
             "disposition": "merge",
             "strategy": "delete-insert",
@@ -180,20 +194,29 @@ def quantive_source(
         primary_key=("kpi_id", "group"),
         columns={CURSOR: {"data_type": "date"}, "value": {"data_type": "double"}},
     )
-    async def kpi_snapshots(
-        listed: list[dict[str, Any]], snapshot_date: dlt.sources.incremental[date] = cursor
-    ) -> AsyncIterator[pa.Table]:
+    async def kpi_snapshots(listed: list[dict[str, Any]]) -> AsyncIterator[pa.Table]:
         ids = [kpi["id"] for kpi in listed]
-        first = periods.group_start(snapshot_date.start_value, grouping)
-        last = snapshot_date.end_value - timedelta(days=1) if snapshot_date.end_value else today
-        state = dlt.current.resource_state().get("incremental", {}).get(CURSOR)
-        held = state.get("last_value") if state is not None else None
+        state = dlt.current.resource_state()
+        state.pop("incremental", None)  # the dlt incremental `kpi_cursors` replaced
+        kpi_cursors: dict[str, str] = state.setdefault("kpi_cursors", {})
+        if backfill is None:
+            last = today
+            starts = {
+                kpi: _fetch_from(kpi_cursors.get(kpi), first_day, lookback, grouping) for kpi in ids
+            }
+        else:
+            first, last = backfill
+            starts = dict.fromkeys(ids, first)
+        by_start: dict[date, list[str]] = {}
+        for kpi, start in starts.items():
+            by_start.setdefault(start, []).append(kpi)
         jobs = [
             (batch, window)
-            for window in periods.windows(first, last, grouping, window_days)
-            for batch in _chunks(ids, batch_size)
+            for start, group in sorted(by_start.items())
+            for window in periods.windows(start, last, grouping, window_days)
+            for batch in _chunks(group, batch_size)
         ]
-        failed = False
+        failed: set[str] = set()
         known = dlt.current.source_schema().tables.get("kpi_snapshots", {}).get("columns", {})
         async with client.session(config) as http_session:
 
@@ -219,7 +242,7 @@ def quantive_source(
                 if outcome.item is not None:
                     yield outcome.item
                 elif outcome.error is not None:
-                    failed = True
+                    failed.update(outcome.spec[0])
                     if _kind(outcome.error) in reported:
                         continue  # the same failure as another batch's: one line says it
                     reported.add(_kind(outcome.error))
@@ -230,9 +253,11 @@ def quantive_source(
                         endpoint=snapshots_endpoint,
                         fatal=payment_required,
                     )
-        if failed and state is not None:
-            # the failed batches' days must be fetched again: keep the cursor where it was
-            state["last_value"] = held
+        if backfill is None:  # a KPI moves on only when every batch it was in loaded
+            kpi_cursors.update((kpi, today.isoformat()) for kpi in ids if kpi not in failed)
+            positions = [kpi_cursors.get(kpi, first_day.isoformat()) for kpi in ids]
+            if positions:  # for the run summary: where the next run starts, at the earliest
+                state.setdefault("cursors", {})[CURSOR] = min(positions)
 
     @dlt.transformer(
         data_from=kpis,
@@ -246,9 +271,14 @@ def quantive_source(
         async with client.session(config) as http_session:
 
             async def fetch(kpi_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+                """A KPI's projections whole, or nothing: the merge on `kpi_id` replaces
+                its loaded rows with what is yielded, so a page that failed after others
+                went must not leave the KPI with fewer."""
                 path = f"/v1/kpis/{kpi_id}/projections"
+                rows: list[dict[str, Any]] = []
                 async for items in client.paged(http_session, config, path):
-                    yield [with_fields(item, {"kpi_id": kpi_id}) for item in items]
+                    rows.extend(with_fields(item, {"kpi_id": kpi_id}) for item in items)
+                yield rows
 
             async for outcome in fan_in(
                 [kpi["id"] for kpi in listed], fetch, concurrency=config.concurrency
@@ -375,19 +405,27 @@ def make_config(
 def shape_kpi(kpi: dict[str, Any], endpoint: str) -> dict[str, Any]:
     """The KPI's own fields, with its expanded links hoisted into child lists that carry
     `kpi_id`; `projections` go to their own table. A link that is not an object fails
-    the list: a child row silently dropped is a lost row."""
-    row = {key: value for key, value in kpi.items() if key not in ("links", "projections")}
+    the list: a child row silently dropped is a lost row. Other links, expanded or not,
+    stay under `links` (`links__expanded` is JSON), and a vendor field named like a
+    child list keeps its data under `<name>__vendor`: nothing is dropped or overwritten."""
+    vendor = {key: value for key, value in kpi.items() if key not in ("links", "projections")}
     links = kpi.get("links") or {}
     if not isinstance(links, dict) or not isinstance(links.get("expanded") or {}, dict):
         raise unread("expected the KPI's links to be {expanded: {...}}", links, endpoint)
-    unexpanded = {key: value for key, value in links.items() if key != "expanded"}
-    if unexpanded:  # not documented: kept, not dropped
-        row["links"] = unexpanded
     expanded = links.get("expanded") or {}
-    for key, name in LINKS.items():
-        items = _link_list(expanded, key, endpoint)
-        row[name] = [with_fields(item, {"kpi_id": kpi["id"]}) for item in items]
-    return row
+    rest = {key: value for key, value in links.items() if key != "expanded"}
+    other = {key: value for key, value in expanded.items() if key not in LINKS}
+    if other:
+        rest["expanded"] = other
+    if rest:  # not documented: kept, not dropped
+        vendor["links"] = rest
+    children = {
+        name: [
+            with_fields(item, {"kpi_id": kpi["id"]}) for item in _link_list(expanded, key, endpoint)
+        ]
+        for key, name in LINKS.items()
+    }
+    return with_fields(vendor, children)
 
 
 def _link_list(expanded: dict[str, Any], key: str, endpoint: str) -> list[dict[str, Any]]:
@@ -398,28 +436,29 @@ def _link_list(expanded: dict[str, Any], key: str, endpoint: str) -> list[dict[s
     return items
 
 
-def _snapshot_cursor(
-    start_date: str | None,
+def _backfill(
     backfill_start: str | None,
     backfill_end: str | None,
+    first_day: date,
     tz: pendulum.FixedTimezone,
     today: date,
     group_by: str,
-    lookback: int,
-) -> dlt.sources.incremental[date]:
-    """The incremental on `snapshot_date`: stateful normally; a stateless window (with
-    `end_value`, exclusive) for a backfill, so the cursor never moves back."""
-    lag = lookback + periods.GROUP_SPAN_DAYS[group_by]
-    if backfill_start or backfill_end:
-        first = _day("--start", backfill_start, tz) if backfill_start else None
-        if first is None:
-            first = _first_day(start_date, tz, today)
-        end = _day("--end", backfill_end, tz) if backfill_end else today + timedelta(days=1)
-        return dlt.sources.incremental(
-            CURSOR, initial_value=periods.group_start(first, group_by), end_value=end
-        )
-    first = periods.group_start(_first_day(start_date, tz, today), group_by)
-    return dlt.sources.incremental(CURSOR, initial_value=first, lag=lag)
+) -> tuple[date, date] | None:
+    """`--start/--end` as the first and last day (inclusive) asked for every KPI, or None
+    for an incremental run. `--end` is exclusive; without `--start`, from `start_date`."""
+    if not (backfill_start or backfill_end):
+        return None
+    first = _day("--start", backfill_start, tz) if backfill_start else first_day
+    last = _day("--end", backfill_end, tz) - timedelta(days=1) if backfill_end else today
+    return periods.group_start(first, group_by), last
+
+
+def _fetch_from(cursor: str | None, first_day: date, lookback: int, group_by: str) -> date:
+    """Where a KPI's snapshots are asked from: its cursor minus `lookback` days, at the
+    start of that group; `first_day` for a KPI never fully loaded."""
+    if cursor is None:
+        return first_day
+    return periods.group_start(date.fromisoformat(cursor) - timedelta(days=lookback), group_by)
 
 
 def _first_day(start_date: str | None, tz: pendulum.FixedTimezone, today: date) -> date:

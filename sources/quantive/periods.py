@@ -16,8 +16,6 @@ from sources.common.errors import ConfigError, config_key_help
 
 SOURCE = "quantive"
 GROUP_BYS = ("day", "week", "month", "quarter", "year")
-# how far back a group's first day can lie from any day inside it
-GROUP_SPAN_DAYS = {"day": 0, "week": 6, "month": 30, "quarter": 91, "year": 365}
 _TZ = re.compile(r"^UTC(?:(?P<sign>[+-])(?P<hours>\d{1,2})(?::(?P<minutes>\d{2}))?)?$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d")

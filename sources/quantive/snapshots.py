@@ -11,9 +11,10 @@ A snapshot record names its group by a `group` label (`2022-W36`, the doc's snap
 DTO) or a `date` (the doc's projection DTO; a timestamp counts by its day in the
 requested time zone), carries a `value` (a number, or a numeric string), and may carry
 its own `kpiId`, `timeZone`, `id` or new fields: those are kept, under `__vendor` names
-where they meet the columns this source adds. A body or record outside these forms
-fails its batch with one line showing what came; a `Tally` makes sure every record
-received is a row."""
+where they meet the columns this source adds. Fields of an item that groups a KPI's
+records (`{kpiId, unit, snapshots}`) go onto each of its rows. A body or record outside
+these forms fails its batch with one line showing what came; a `Tally` makes sure every
+record received is a row, and two records for one KPI and group fail their batch."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources.common.completeness import Tally
+from sources.common.completeness import RepeatGuard, Tally
+from sources.common.errors import MalformedResponse
 from sources.common.records import records_to_table
 from sources.quantive import periods
 from sources.quantive.client import SOURCE, note, unread
@@ -35,24 +37,27 @@ CURSOR = "snapshot_date"
 ADDED = ("kpi_id", CURSOR, "group_by", "time_zone")
 SNAPSHOT_TYPES = {"group": pa.string(), "value": pa.float64()}
 GROUPED = ("snapshots", "groups")  # an item's list of snapshot records
+# a grouping item's own fields never take these names: the record's fields have them
+RECORD_FIELDS = ("group", "date", "value", "value__v_text")
 _NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 
 
-def read_body(
-    body: Any, asked: Sequence[str], endpoint: str
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """The snapshot records of one answer and the KPI id each belongs to."""
+Records = tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]
+
+
+def read_body(body: Any, asked: Sequence[str], endpoint: str) -> Records:
+    """The snapshot records of one answer, the KPI id each belongs to, and the fields
+    of the item that grouped it (`{}` for records that came on their own)."""
     if isinstance(body, dict) and "items" in body:
         body = body["items"]
     if isinstance(body, list):
         return _read_items(body, asked, endpoint)
     if isinstance(body, dict) and set(map(str, body)) <= set(asked):
         note("quantive: %s answers an object keyed by KPI id", endpoint)
-        records: list[dict[str, Any]] = []
-        kpis: list[str] = []
+        found: Records = ([], [], [])
         for kpi_id, snaps in body.items():
-            _take(records, kpis, snaps, str(kpi_id), endpoint)
-        return records, kpis
+            _take(found, snaps, str(kpi_id), {}, endpoint)
+        return found
     raise unread(
         "expected snapshot lists keyed by the KPI ids asked for, or a list of snapshot records",
         body,
@@ -60,13 +65,11 @@ def read_body(
     )
 
 
-def _read_items(
-    items: list[Any], asked: Sequence[str], endpoint: str
-) -> tuple[list[dict[str, Any]], list[str]]:
+def _read_items(items: list[Any], asked: Sequence[str], endpoint: str) -> Records:
     """Items that hold a KPI's list of records, or flat records naming their KPI; a flat
     record without `kpiId` belongs to the one KPI asked for, if only one was."""
-    records: list[dict[str, Any]] = []
-    kpis: list[str] = []
+    found: Records = ([], [], [])
+    records, kpis, fields = found
     for item in items:
         if not isinstance(item, dict):
             raise unread("expected snapshot items to be objects", item, endpoint)
@@ -76,21 +79,24 @@ def _read_items(
         key = next((k for k in GROUPED if isinstance(item.get(k), list)), None)
         if key is not None:
             note("quantive: %s lists each KPI's %s", endpoint, key)
-            _take(records, kpis, item[key], str(kpi_id), endpoint)
+            own = {k: v for k, v in item.items() if k not in ("kpiId", key)}
+            _take(found, item[key], str(kpi_id), own, endpoint)
         else:
             note("quantive: %s lists flat snapshot records", endpoint)
             records.append(item)
             kpis.append(str(kpi_id))
-    return records, kpis
+            fields.append({})
+    return found
 
 
-def _take(
-    records: list[dict[str, Any]], kpis: list[str], snaps: Any, kpi_id: str, endpoint: str
-) -> None:
+def _take(found: Records, snaps: Any, kpi_id: str, own: dict[str, Any], endpoint: str) -> None:
+    """One KPI's records, each with `own`, the fields of the item that grouped them."""
     if not isinstance(snaps, list):
         raise unread(f"expected a list of snapshot records for KPI {kpi_id}", snaps, endpoint)
+    records, kpis, fields = found
     records.extend(snaps)  # each an object: checked by `_table` only when one is not
     kpis.extend([kpi_id] * len(snaps))
+    fields.extend([own] * len(snaps))
 
 
 def snapshot_table(
@@ -106,16 +112,17 @@ def snapshot_table(
     """The rows of one batch's answer whose groups start by `last` (the client asks one
     day more, for servers whose `to` is exclusive); None when there are none. Raises
     when a record cannot be read or a row would go missing."""
-    records, kpis = read_body(body, asked, endpoint)
+    records, kpis, fields = read_body(body, asked, endpoint)
     tally = Tally(f"snapshots of {len(asked)} KPI(s) to {last}", source=SOURCE, endpoint=endpoint)
     tally.received(len(records))
     if not records:
         return None
-    table = _table(records, group_by, time_zone, endpoint)
+    table = _with_item_fields(_table(records, group_by, time_zone, endpoint), fields)
     table = table.add_column(0, pa.field("kpi_id", pa.string(), nullable=False), [kpis])
     table = _numeric_value(_with_groups(table, records, group_by, tz, endpoint), endpoint)
     tally.emitted(table.num_rows)
     tally.settle()
+    _one_record_per_group(table, tally.what, endpoint)
     within = pc.less_equal(table[CURSOR], pa.scalar(last, pa.date32()))
     return table if pc.all(within).as_py() else table.filter(within)
 
@@ -136,6 +143,35 @@ def _table(records: list[Any], group_by: str, time_zone: str, endpoint: str) -> 
         if bad is None:
             raise
         raise unread("expected snapshot records to be objects", bad, endpoint) from None
+
+
+def _with_item_fields(table: pa.Table, fields: list[dict[str, Any]]) -> pa.Table:
+    """The grouping items' own fields (`unit` of `{kpiId, unit, snapshots}`) as columns
+    of their records' rows, named apart from the records' fields and the source's own."""
+    if not any(fields):
+        return table
+    reserved = [*ADDED, *RECORD_FIELDS, *table.column_names]
+    extra = records_to_table(fields, reserved=reserved)
+    for name in extra.column_names:
+        table = table.append_column(name, extra[name])
+    return table
+
+
+def _one_record_per_group(table: pa.Table, what: str, endpoint: str) -> None:
+    """Two records for one KPI and group (`2026-05-04` and `2026-05-05T10:00Z` in one
+    week) would be two rows of one key, which the merge inserts both of and a week's
+    total counts twice: the batch fails naming the pair rather than pick one. Checked
+    in Arrow; the Python pass that names the pair runs only when there is one."""
+    keys = ["kpi_id", CURSOR]
+    if table.select(keys).group_by(keys).aggregate([]).num_rows == table.num_rows:
+        return
+    guard = RepeatGuard(what, source=SOURCE, endpoint=endpoint)
+    starts = [day.isoformat() for day in table[CURSOR].to_pylist()]
+    try:
+        guard.seen("(KPI, group start)", zip(table["kpi_id"].to_pylist(), starts, strict=True))
+    except MalformedResponse as exc:
+        exc.hint = "the vendor sent two snapshot records for one KPI and group; report it"
+        raise
 
 
 def _with_groups(

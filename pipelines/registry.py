@@ -44,7 +44,8 @@ SOURCES: dict[str, SourceEntry] = {
             "<table>": "per builder table: the first day not loaded (state `cursor`), "
             "refetched from there minus lookback_days, up to yesterday",
             "report_<report>__<widget>": "the first day not loaded (state `cursor`); "
-            "daily widgets merge per day, others load a snapshot of the run window",
+            "daily widgets merge per day, week/month widgets per calendar period "
+            "(_period_start), others are one snapshot of the run's days, replaced",
         },
         sample_query=(
             "SELECT date, shop_name, turnover, qty, profit\n"
@@ -92,8 +93,10 @@ SOURCES: dict[str, SourceEntry] = {
             "start_date": "2024-01-01",
         },
         cursors={
-            "kpi_snapshots": "snapshot_date (dlt incremental); refetched from there minus "
-            "lookback_days, aligned to the start of its group_by period"
+            "kpi_snapshots": "one per KPI (state `kpi_cursors`: the first day not yet final; "
+            "a KPI without one starts at start_date), refetched from there minus "
+            "lookback_days, aligned to the start of its group_by period; the summary shows "
+            "the oldest as snapshot_date"
         },
         sample_query=(
             "SELECT k.name, s.snapshot_date AS latest_day, s.value AS latest_value\n"

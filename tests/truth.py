@@ -80,9 +80,9 @@ def _datawiz_counts(sandbox: Sandbox) -> dict[str, int]:
     }
 
 
-# Tables that keep one snapshot per fetched window (Datawiz's whole-period widgets,
-# `_window_from`/`_window_to`): every run adds the window it fetched, by design
-# (docs/sources/datawiz.md), so they hold `per window` rows for each distinct window.
+# Tables that hold one snapshot (Datawiz widgets without an `interval`): each run
+# replaces it with the window it fetched (`_window_from`/`_window_to`), so the table holds
+# `per window` rows of that one window (docs/sources/datawiz.md).
 SNAPSHOTS = {"datawiz": {"report_category_sales__table": 6}}  # one row per category
 
 

@@ -27,7 +27,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sources.common.completeness import RepeatGuard, Tally
-from sources.common.errors import MalformedResponse
 from sources.common.records import records_to_table
 from sources.quantive import periods
 from sources.quantive.client import SOURCE, note, unread
@@ -165,13 +164,14 @@ def _one_record_per_group(table: pa.Table, what: str, endpoint: str) -> None:
     keys = ["kpi_id", CURSOR]
     if table.select(keys).group_by(keys).aggregate([]).num_rows == table.num_rows:
         return
-    guard = RepeatGuard(what, source=SOURCE, endpoint=endpoint)
+    guard = RepeatGuard(
+        what,
+        source=SOURCE,
+        endpoint=endpoint,
+        hint="the vendor sent two snapshot records for one KPI and group; report it",
+    )
     starts = [day.isoformat() for day in table[CURSOR].to_pylist()]
-    try:
-        guard.seen("(KPI, group start)", zip(table["kpi_id"].to_pylist(), starts, strict=True))
-    except MalformedResponse as exc:
-        exc.hint = "the vendor sent two snapshot records for one KPI and group; report it"
-        raise
+    guard.seen("(KPI, group start)", zip(table["kpi_id"].to_pylist(), starts, strict=True))
 
 
 def _with_groups(

@@ -578,3 +578,25 @@ def test_week_and_month_widgets_sum_without_double_counting_over_overlapping_run
         "SELECT _window_from, _window_to, round(sum(turnover), 2) "
         "FROM datawiz.report_products_sales__table GROUP BY 1, 2"
     ) == [(first, last, truth(whole, first, last))]
+
+
+def test_a_snapshot_widget_that_fails_keeps_its_last_good_snapshot(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    """A widget without an interval is one snapshot, replaced only by a run that read it:
+    a failed run (exit 1) leaves the last good snapshot, not an empty table."""
+    whole = {"report": "products-sales", "widget": "table", "metrics": ["turnover"]}
+    env = {**tables_env(), "SOURCES__DATAWIZ__REPORTS": json.dumps([whole])}
+    query = "SELECT count(*), round(sum(turnover), 2) FROM datawiz.report_products_sales__table"
+    first = cli("run", "datawiz", extra_env=env)
+    assert first.code == 0, first.output
+    loaded = cli.sql(query)
+    assert loaded[0][0] > 0
+
+    sandbox.apply_faults("datawiz.path=/products-sales/,datawiz.error_burst=100")
+    failed = cli("run", "datawiz", extra_env=env)
+
+    assert failed.code == 1, failed.output
+    [line] = [x for x in failed.stderr.splitlines() if x.startswith("error:")]
+    assert "report_products-sales__table" in line and "HTTP 503" in line
+    assert cli.sql(query) == loaded

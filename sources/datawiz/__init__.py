@@ -65,6 +65,7 @@ from sources.common.settings import (
     require_secret,
     require_url,
 )
+from sources.common.snapshots import EMPTY_MARK, emptied, snapshot_hints
 from sources.common.stats import record_part_failure
 from sources.common.windows import Window, day_start, next_cursor, parse_datetime, timezone
 from sources.datawiz import catalog, client
@@ -75,6 +76,7 @@ from sources.datawiz.queries import ReportSpec, TableSpec, parse_reports, parse_
 log = logging.getLogger(__name__)
 DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 DATE = "date"
+SNAPSHOT_KEY = "_snapshot_of"  # the table a snapshot row belongs to; delete-insert on it
 NEXT_DAY = "next_day"  # the cursor: the first day not loaded yet
 # a page as the loader takes it: (rows to load, root rows read, total rows dropped)
 Framed = tuple[pa.Table, int, pa.Table | None]
@@ -335,7 +337,7 @@ def builder_resource(
         # for why (date, key) is not declared as primary key as well)
         hints: dict[str, Any] = {"write_disposition": "merge", "merge_key": DATE}
     else:
-        hints = {"write_disposition": "replace"}
+        hints = snapshot_hints(SNAPSHOT_KEY)
 
     @dlt.resource(name=spec.name, **hints)
     async def builder_table() -> AsyncIterator[Any]:
@@ -343,7 +345,7 @@ def builder_resource(
         cursors = state.setdefault("cursors", {})
         cursor = cursors.get(NEXT_DAY) if spec.incremental else None
         windows = plan.windows(cursor) if spec.incremental else [plan.snapshot()]
-        added = (DATE,) if spec.incremental else ()
+        added = (DATE,) if spec.incremental else (SNAPSHOT_KEY, EMPTY_MARK)
         framer = Framer(
             tree=spec.tree, name=spec.name, added=added, endpoint=client.BUILDER_ENDPOINT
         )
@@ -357,12 +359,17 @@ def builder_resource(
             span = None if own_range else span_of(window)
             table = framer.table(page.rows, page.columns, span)
             if not spec.incremental:
-                return table, root_rows(table, spec.tree), None
+                return snapshot_of(table, spec.name), root_rows(table, spec.tree), None
             table, totals = dated(table, span, framer)
             return table, root_rows(table, spec.tree) + totals.num_rows, totals
 
         done: list[Window] = []
-        loading = _load_windows(spec.name, config, windows, request, frame, framer, done, workers)
+        empty = (
+            None if spec.incremental else lambda: emptied(SNAPSHOT_KEY, spec.name, table=spec.name)
+        )
+        loading = _load_windows(
+            spec.name, config, windows, request, frame, framer, done, workers, empty
+        )
         async for item in loading:
             yield item
         if spec.incremental:
@@ -388,8 +395,8 @@ def report_resource(
         added = (PERIOD_START, PERIOD_END)
         hints = {"write_disposition": "merge", "merge_key": PERIOD_START}
     else:
-        added = (WINDOW_FROM, WINDOW_TO)
-        hints = {"write_disposition": "replace"}
+        added = (WINDOW_FROM, WINDOW_TO, SNAPSHOT_KEY, EMPTY_MARK)
+        hints = snapshot_hints(SNAPSHOT_KEY)
     incremental = spec.daily or spec.interval in PERIODS
     endpoint = f"POST /api/report/reports/{spec.report}/widgets/{spec.widget}/data/"
 
@@ -414,12 +421,18 @@ def report_resource(
             first, last = span_of(window)
             table = framer.table(page.rows, page.columns, (first, last))
             rows = table.num_rows
-            for name, day in zip(added, (first, last), strict=False):  # daily: `date`
+            stamps = added[:2] if incremental else (WINDOW_FROM, WINDOW_TO)
+            for name, day in zip(stamps, (first, last), strict=False):  # daily: `date`
                 table = with_column(table, name, pa.repeat(pa.scalar(day, pa.date32()), rows))
-            return required(table, added), rows, None
+            if not incremental:
+                table = snapshot_of(table, spec.table)
+            return required(table, stamps), rows, None
 
         done: list[Window] = []
-        loading = _load_windows(spec.table, config, windows, request, frame, framer, done, workers)
+        empty = None if incremental else lambda: emptied(SNAPSHOT_KEY, spec.table, table=spec.table)
+        loading = _load_windows(
+            spec.table, config, windows, request, frame, framer, done, workers, empty
+        )
         async for item in loading:
             yield item
         moved = plan.moved(cursor, done) if incremental else None
@@ -427,6 +440,13 @@ def report_resource(
             cursors[NEXT_DAY] = moved
 
     return report_widget
+
+
+def snapshot_of(table: pa.Table, name: str) -> pa.Table:
+    """Stamp a snapshot's rows with the table they replace (`sources.common.snapshots`):
+    a failed run keeps the last good snapshot instead of emptying the table."""
+    stamped = with_column(table, SNAPSHOT_KEY, pa.repeat(pa.scalar(name), table.num_rows))
+    return required(stamped, (SNAPSHOT_KEY,))
 
 
 def span_of(window: Window) -> Span:
@@ -470,9 +490,11 @@ async def _load_windows(
     framer: Framer,
     done: list[Window],
     workers: int,
+    empty: Callable[[], Any] | None = None,
 ) -> AsyncIterator[Any]:
     """Fetch the windows concurrently, spool each until complete, then hand it to dlt;
     a failed window is recorded and skipped. The first table carries the column hints.
+    A snapshot window that loaded no rows yields `empty()`, which empties its table.
     Each window keeps a `Tally`: `count` announced, root rows received, root rows read
     plus total rows recognised; a window whose answer has more than one total row (rows
     with no day anywhere: a key form not understood) fails."""
@@ -516,6 +538,8 @@ async def _load_windows(
                         record_part_failure(SOURCE, outcome.error, name, what=days_of(window))
                         continue
                     done.append(window)
+                    if empty is not None and spool.rows == 0:
+                        yield empty()  # a snapshot the vendor answered with no rows
                     for table in spool.tables():
                         if not hinted:
                             hinted = True

@@ -79,6 +79,7 @@ from sources.common.settings import (
     require_secret,
     require_url,
 )
+from sources.common.snapshots import EMPTY_MARK, emptied, snapshot_hints
 from sources.common.stats import record_part_failure, stats_for
 from sources.common.windows import parse_datetime
 from sources.holistics import catalog, client
@@ -96,7 +97,6 @@ log = logging.getLogger(__name__)
 _naming = NamingConvention()
 DEFAULT_HISTORY_DAYS = 30
 WIDGET_KEY = "_widget_id"
-EMPTY_MARK = "_empty_snapshot"  # set only on the row that empties a snapshot; never stored
 DOWNLOAD = "GET /exports/download"
 DETAIL_CONCURRENCY = 8
 
@@ -562,23 +562,6 @@ async def export_widget(
     return path, layout, tally
 
 
-def snapshot_hints(table: str, columns: dict[str, Any] | None = None) -> Any:
-    """A snapshot table: each load replaces the widget's rows (delete-insert by widget)."""
-    return dlt.mark.make_hints(
-        table_name=table,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        merge_key=WIDGET_KEY,
-        columns=columns,
-    )
-
-
-def empty_snapshot(widget_id: int | str) -> pa.Table:
-    """The one row that replaces a snapshot with nothing: delete-insert deletes the
-    widget's rows by `_widget_id`, and `EMPTY_MARK` (dlt's `hard_delete`) keeps the row
-    itself out, all in the load's one transaction."""
-    return pa.table({WIDGET_KEY: pa.array([widget_id]), EMPTY_MARK: pa.array([True], pa.bool_())})
-
-
 def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan, tally: Tally) -> Iterator[Any]:
     """The export's blocks as Arrow tables, with the hints of the widget's mode; the
     tables' columns fitted to the destination's (a drifted type becomes a variant)."""
@@ -593,18 +576,12 @@ def widget_tables(path: Path, layout: CsvLayout, plan: WidgetPlan, tally: Tally)
             primary_key=plan.primary_key,
         )
     else:
-        hints = snapshot_hints(plan.table)
+        hints = snapshot_hints(WIDGET_KEY, table=plan.table)
     widget_id = int(plan.widget_id) if plan.widget_id.isdigit() else plan.widget_id
     if layout.rows == 0:
         if not plan.primary_key:
             log.info("%s: %s: the export has no rows; the table is emptied", SOURCE, plan.table)
-            yield dlt.mark.with_hints(
-                empty_snapshot(widget_id),
-                snapshot_hints(
-                    plan.table, {EMPTY_MARK: {"data_type": "bool", "hard_delete": True}}
-                ),
-                create_table_variant=True,
-            )
+            yield emptied(WIDGET_KEY, widget_id, table=plan.table)
         return
     wanted = plan.primary_key or []
     keys = tuple(n for n in layout.names if _naming.normalize_identifier(n) in wanted)

@@ -58,6 +58,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, ClassVar
 
 import orjson
+import pendulum
 
 from sandbox.server import Reply, Request, VendorServer
 
@@ -589,15 +590,12 @@ def unit(kid: str) -> str:
 
 
 def group_first_day(day: date, group_by: str) -> date:
-    if group_by == "week":
-        return day - timedelta(days=day.weekday())
-    if group_by == "month":
-        return day.replace(day=1)
-    if group_by == "quarter":
-        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-    if group_by == "year":
-        return date(day.year, 1, 1)
-    return day
+    """The first day of the `group_by` period holding `day` (ISO weeks), by pendulum."""
+    if group_by == "day":
+        return day
+    first = pendulum.date(day.year, day.month, day.day)
+    first = first.start_of("week") if group_by == "week" else first.first_of(group_by)
+    return date(first.year, first.month, first.day)
 
 
 def _offset(tz: str) -> timezone:

@@ -16,6 +16,8 @@ from pendulum import DateTime
 
 from sources.common.errors import ConfigError, config_key_help
 
+DEFAULT_HISTORY_DAYS = 30  # a first run without start_date loads this many days back
+
 
 @dataclass(frozen=True)
 class Window:

@@ -67,14 +67,20 @@ from sources.common.settings import (
 )
 from sources.common.snapshots import EMPTY_MARK, emptied, snapshot_hints
 from sources.common.stats import record_part_failure
-from sources.common.windows import Window, day_start, next_cursor, parse_datetime, timezone
+from sources.common.windows import (
+    DEFAULT_HISTORY_DAYS,
+    Window,
+    day_start,
+    next_cursor,
+    parse_datetime,
+    timezone,
+)
 from sources.datawiz import catalog, client
 from sources.datawiz.client import SOURCE, DatawizConfig
 from sources.datawiz.frames import Framer, Span, Unreadable, day_of_rows, first_day_row, with_column
 from sources.datawiz.queries import ReportSpec, TableSpec, parse_reports, parse_tables
 
 log = logging.getLogger(__name__)
-DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 DATE = "date"
 SNAPSHOT_KEY = "_snapshot_of"  # the table a snapshot row belongs to; delete-insert on it
 NEXT_DAY = "next_day"  # the cursor: the first day not loaded yet

@@ -81,7 +81,7 @@ from sources.common.settings import (
 )
 from sources.common.snapshots import EMPTY_MARK, emptied, snapshot_hints
 from sources.common.stats import record_part_failure, stats_for
-from sources.common.windows import parse_datetime
+from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.holistics import catalog, client
 from sources.holistics.client import (
     FAILURE,
@@ -95,7 +95,6 @@ from sources.holistics.client import (
 
 log = logging.getLogger(__name__)
 _naming = NamingConvention()
-DEFAULT_HISTORY_DAYS = 30
 WIDGET_KEY = "_widget_id"
 DOWNLOAD = "GET /exports/download"
 DETAIL_CONCURRENCY = 8

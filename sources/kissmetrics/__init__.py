@@ -47,12 +47,18 @@ from sources.common.settings import (
     require_url,
 )
 from sources.common.stats import record_part_failure
-from sources.common.windows import Window, grid_windows, next_cursor, parse_datetime, timezone
+from sources.common.windows import (
+    DEFAULT_HISTORY_DAYS,
+    Window,
+    grid_windows,
+    next_cursor,
+    parse_datetime,
+    timezone,
+)
 from sources.kissmetrics import catalog, client
 from sources.kissmetrics.client import ADDED_COLUMNS, SOURCE, Client, KissmetricsConfig
 
 log = logging.getLogger(__name__)
-DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 WINDOW_KEY, WINDOW_END, ROW_NUMBER = ADDED_COLUMNS
 TABLES_KEY = "report_tables"  # source state: report id → its results table, fixed
 

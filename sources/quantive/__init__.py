@@ -103,14 +103,13 @@ from sources.common.settings import (
     require_url,
 )
 from sources.common.stats import record_part_failure
-from sources.common.windows import parse_datetime
+from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.quantive import catalog, client, periods
 from sources.quantive.client import DEFAULT_BASE_URL, SOURCE, QuantiveConfig, unread
 from sources.quantive.snapshots import CURSOR, snapshot_table
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HISTORY_DAYS = 30  # first run without start_date: this many days back
 PERIOD_TYPES = ("week", "month", "three-months", "year", "all-time")
 # the expanded links of a KPI → the child table each becomes (kpis__<name>)
 LINKS = {"goals": "goals", "metrics": "metrics", "sessions": "sessions", "kpis": "linked_kpis"}

@@ -47,17 +47,20 @@ async def pages_by_total(
     source: str | None = None,
     endpoint: str | None = None,
     identity: Identity = whole_page,
+    first: Page | None = None,
 ) -> AsyncIterator[Page]:
     """Yield every page of a list whose first page carries the total item count.
 
     `fetch(skip, take)` returns one `Page`. Pages after the first come in completion
     order, not in `skip` order. `identity(items)` names a page's items (their ids, say)
     so a page that repeats another is refused. `source` and `endpoint` name where a gap
-    was found. After the last page, a count that differs from the total raises."""
+    was found. After the last page, a count that differs from the total raises. `first`
+    is the first page when the caller has already read it (to learn the list's form)."""
     src = source or "source"
     tally = Tally(what, source=src, endpoint=endpoint)
     guard = RepeatGuard(what, source=src, endpoint=endpoint)
-    first = await fetch(0, page_size)
+    if first is None:
+        first = await fetch(0, page_size)
     total, step = first.total, len(first.items)
     tally.declared(max(total, step))
     tally.received(step)

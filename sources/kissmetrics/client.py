@@ -364,12 +364,10 @@ class Client:
         """The pages up to `pagination.total`, `page_concurrency` at a time; then, if the
         last page was full, one more to make sure the total did not stop short."""
 
-        async def cached(skip: int, take: int) -> ResultsPage:
-            return first if skip == 0 else await fetch(skip, take)
-
         total, step, last = first.total or 0, len(first.items), first
         async for page in pages_by_total(
-            cached,
+            fetch,
+            first=first,
             page_size=self.config.page_size,
             concurrency=self.config.page_concurrency,
             what="report results",

@@ -205,7 +205,8 @@ async def paged(
             yield items
         return
     async for page in pages_by_total(
-        _starting_with(first, fetch),
+        fetch,
+        first=first,
         page_size=config.page_size,
         concurrency=config.concurrency,
         what=path,
@@ -214,15 +215,6 @@ async def paged(
         identity=identity,
     ):
         yield page.items
-
-
-def _starting_with(first: Page, fetch: FetchPage) -> FetchPage:
-    """`fetch`, except that the first page, already read, is not asked for again."""
-
-    async def cached(skip: int, take: int) -> Page:
-        return first if skip == first.skip else await fetch(skip, take)
-
-    return cached
 
 
 async def _pages_until_empty(
@@ -304,7 +296,8 @@ async def snapshots(
 
     every: list[Any] = []
     async for page in pages_by_total(
-        _starting_with(Page(0, items, total), fetch),
+        fetch,
+        first=Page(0, items, total),
         page_size=len(items) or 1,
         concurrency=config.concurrency,
         what=f"snapshots of {len(kpi_ids)} KPI(s) {first}..{last}",

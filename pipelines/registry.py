@@ -96,7 +96,8 @@ SOURCES: dict[str, SourceEntry] = {
             "kpi_snapshots": "one per KPI (state `kpi_cursors`: the first day not yet final; "
             "a KPI without one starts at start_date), refetched from there minus "
             "lookback_days, aligned to the start of its group_by period; the summary shows "
-            "the oldest as snapshot_date"
+            "the oldest as snapshot_date. With v2_snapshots or a KPI filter one request per "
+            "window reads every KPI from the latest start, KPIs behind it by id"
         },
         sample_query=(
             "SELECT k.name, s.snapshot_date AS latest_day, s.value AS latest_value\n"

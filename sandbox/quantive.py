@@ -3,6 +3,7 @@
 One host serving the documented read endpoints under `/results/api`:
 `GET /v2/kpis` (`{count, items, totalCount}`, paged with `skip`/`take`, `take` capped at
 `max_take`), `GET /v1/kpis/{kpiId}`, `GET /v1/kpi-snapshots?ids&from&to&timeZone&groupBy`,
+`GET /v2/kpis/snapshots` and the KPI filters (`sandbox/quantive_reads.py`),
 `GET /v1/kpis/{kpiId}/projections` (`{items, totalCount}`),
 `GET /v1/kpis/{kpiId}/statistics?type&timeZone` (`{currentPeriod, nextProjection,
 previousPeriod}`), `GET /v1/insights/{id}/usages/kpis`. Every request needs
@@ -45,6 +46,7 @@ default first; docs/vendor-assumptions.md lists the doc lines):
   total, or only `count` = the page's length (`none`).
 - `usages_shape`: insight usages are KPI objects, `{items: [{kpiId, kpiName}],
   totalCount}`, or bare KPI ids.
+- `projections_in_kpi`: a KPI body carries its `projections` or not.
 A group's value is the mean of its days (the last day for KPIs whose aggregation is
 `last`, the sum for `sum`); error bodies are `{"statusCode", "error", "message"}`."""
 
@@ -60,6 +62,7 @@ from typing import Any, ClassVar
 import orjson
 import pendulum
 
+from sandbox.quantive_reads import KpiSelection
 from sandbox.server import Reply, Request, VendorServer
 
 TOKEN = "qr-sandbox-token-3b8e61f0c7d24a95"
@@ -97,7 +100,7 @@ class InsightDef:
 
 
 @dataclass
-class QuantiveSim:
+class QuantiveSim(KpiSelection):
     rows: int
     data_start: datetime
     data_end: datetime
@@ -126,6 +129,7 @@ class QuantiveSim:
     paging_params: str = "skip_take"
     list_total: str = "totalCount"
     usages_shape: str = "kpis"
+    projections_in_kpi: str = "embedded"
 
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
         "snapshots_shape": ("by_kpi", "items_grouped", "items_flat", "bare_list"),
@@ -137,6 +141,7 @@ class QuantiveSim:
         "paging_params": ("skip_take", "offset_limit"),
         "list_total": ("totalCount", "count", "none"),
         "usages_shape": ("kpis", "items", "ids"),
+        "projections_in_kpi": ("embedded", "absent"),
     }
 
     def __post_init__(self) -> None:
@@ -251,32 +256,38 @@ class QuantiveSim:
         }
 
     def kpi_json(self, i: int) -> dict[str, Any]:
-        return {
-            "accountId": self.account_id,
-            "aggregation": AGGREGATIONS[i % 3],
-            "createdById": "5e8ed44adcddda0da9eab365",
-            "currentUserAllowedActions": ["read", "update"],
-            "dateCreated": "2024-01-02T10:00:00Z",
-            "dateUpdated": "2024-03-04T11:00:00Z",
-            "description": f"Tracks {NAMES[i % len(NAMES)].lower()}",
-            "formatting": {"fractionSize": 2, "prefix": "$" if i % 2 else "", "suffix": ""},
-            "groups": [f"60b0d2d09bd8a6aff9b639{i % 3:02x}"],
-            "id": kpi_id(i),
-            "insightLink": {
-                "fieldName": "count",
-                "insightName": f"insight-{i % 3}",
-                "settings": [],
-                "usedDataSourceBlueprintNames": ["salesforce"],
-            },
-            "isOwner": i % 2 == 0,
-            "links": {"expanded": self.links(i)},
-            "modifiedById": "5e8ed44adcddda0da9eab365",
-            "name": f"{NAMES[i % len(NAMES)]} #{i}",
-            "ownerId": "5e8ed44adcddda0da9eab365",
-            "ownerIds": ["5e8ed44adcddda0da9eab365"],
-            "projections": self.projections(i),
-            "targetOperator": "should_increase" if i % 2 else "should_decrease",
-        } | ({"sessions": i % 5} if self.drift else {})
+        return (
+            {
+                "accountId": self.account_id,
+                "aggregation": AGGREGATIONS[i % 3],
+                "createdById": "5e8ed44adcddda0da9eab365",
+                "currentUserAllowedActions": ["read", "update"],
+                "dateCreated": "2024-01-02T10:00:00Z",
+                "dateUpdated": "2024-03-04T11:00:00Z",
+                "description": f"Tracks {NAMES[i % len(NAMES)].lower()}",
+                "formatting": {"fractionSize": 2, "prefix": "$" if i % 2 else "", "suffix": ""},
+                "groups": self.kpi_groups(i),
+                "id": kpi_id(i),
+                "insightLink": {
+                    "fieldName": "count",
+                    "insightName": f"insight-{i % 3}",
+                    "settings": [],
+                    "usedDataSourceBlueprintNames": ["salesforce"],
+                },
+                "isOwner": i % 2 == 0,
+                "links": {"expanded": self.links(i)},
+                "modifiedById": "5e8ed44adcddda0da9eab365",
+                "name": f"{NAMES[i % len(NAMES)]} #{i}",
+                "ownerId": "5e8ed44adcddda0da9eab365",
+                "ownerIds": ["5e8ed44adcddda0da9eab365"],
+                "targetOperator": "should_increase" if i % 2 else "should_decrease",
+            }
+            | ({"sessions": i % 5} if self.drift else {})
+            | self._embedded(i)
+        )
+
+    def _embedded(self, i: int) -> dict[str, Any]:
+        return {"projections": self.projections(i)} if self.projections_in_kpi == "embedded" else {}
 
     def _goal(self, i: int, g: int) -> dict[str, Any]:
         return {
@@ -334,6 +345,7 @@ class QuantiveSim:
         self.api.route("GET", rf"{p}/v2/kpis", self._authed(self._list_kpis))
         self.api.route("GET", rf"{p}/v1/kpis/(?P<kid>[^/]+)", self._authed(self._get_kpi))
         self.api.route("GET", rf"{p}/v1/kpi-snapshots", self._authed(self._snapshots))
+        self.api.route("GET", rf"{p}/v2/kpis/snapshots", self._authed(self._v2_snapshots))
         self.api.route(
             "GET", rf"{p}/v1/kpis/(?P<kid>[^/]+)/projections", self._authed(self._projections)
         )
@@ -450,14 +462,15 @@ class QuantiveSim:
         return Reply.json([self._linked(i) for i in insight.kpis])
 
     def _snapshots(self, request: Request) -> Reply:
+        ids = self._selected(request)
+        return ids if isinstance(ids, Reply) else self._snapshot_answer(request, ids)
+
+    def _snapshot_answer(self, request: Request, ids: list[str]) -> Reply:
         url_length = len(request.path) + sum(
             len(k) + len(v) + 2 for k, vs in request.query.items() for v in vs
         )
         if url_length > self.max_url:
             return _error(414, "URI Too Long", f"request URL of {url_length} characters")
-        ids = [x for x in (request.arg("ids") or "").split(",") if x]
-        if not ids:
-            return _error(400, "Bad Request", "ids or groupIds is required")
         start, end = request.arg("from"), request.arg("to")
         if not (start and end and _DAY.match(start) and _DAY.match(end)):
             return _error(400, "Bad Request", "from and to must be dates: YYYY-MM-DD")

@@ -9,6 +9,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.kissmetrics import REPORTS
+from sandbox.quantive_reads import GROUP_IDS
 from sources.datawiz.queries import DIMENSIONS, REPORT_WIDGETS
 from tests.conftest import Cli
 
@@ -36,10 +37,17 @@ def test_holistics_offers_only_exportable_widgets(cli: Cli, sandbox: Sandbox) ->
     assert "exportable" in listing
 
 
-def test_quantive_lists_kpis_and_the_insights_they_use(cli: Cli, sandbox: Sandbox) -> None:
-    _, config = discover(cli, "quantive")
-    assert sorted(config["kpi_ids"]) == sorted(sandbox.quantive.kpi_ids)
-    assert config["insight_ids"] == sorted(i.id for i in sandbox.quantive.insights)
+def test_quantive_lists_kpis_their_groups_and_the_insights_they_use(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    qr = sandbox.quantive
+    listing, config = discover(cli, "quantive")
+    assert sorted(config["kpi_ids"]) == sorted(qr.kpi_ids)
+    assert config["insight_ids"] == sorted(i.id for i in qr.insights)
+    assert "group_ids" not in config  # offered commented out: one selector at a time
+    for group in GROUP_IDS:  # each group with its KPI count, for `group_ids`
+        assert f"{group} | {len(qr.kpis_where(group_ids=(group,)))}" in listing
+    assert f"(none: ungrouped = true) | {len(qr.kpis_where(ungrouped=True))}" in listing
 
 
 def test_datawiz_lists_the_docs_reports_dimensions_and_metrics(cli: Cli) -> None:

@@ -1,26 +1,28 @@
 """Quantive Results: KPIs, their daily snapshots, projections, statistics, insight usages.
 
-Tables (dataset `quantive`, merged on natural keys):
-- `kpis` (`id`): the KPI's scalar fields as columns (`formatting` flattened to
+Which KPIs: all the token can read, `kpi_ids`, or one filter (`group_ids`, `ungrouped`,
+`mykpis`): `selection.py`. Tables (dataset `quantive`, keyed on natural keys):
+- `kpis` (`id`), replaced whole by every run's list (a KPI the vendor deleted goes; a
+  list that fails loads nothing): the KPI's scalar fields as columns (`formatting` flattened to
   `formatting__*`; `groups`, `owner_ids`, `current_user_allowed_actions`, `insight_link`
   as JSON). The expanded links become four child tables, each row carrying `kpi_id` so
   an analyst joins without dlt's internal ids: `kpis__goals`, `kpis__metrics`,
   `kpis__sessions`, `kpis__linked_kpis`; anything nested deeper stays JSON in those
   rows. Other expanded links stay as they came in the JSON column `links__expanded`; a
-  vendor field named like one of the four (`metrics`) goes to `metrics__vendor`. A KPI
-  re-loaded replaces its links (dlt merges child rows with their parent).
+  vendor field named like one of the four (`metrics`) goes to `metrics__vendor`.
 - `kpi_snapshots` (`kpi_id`, `group`): one row per KPI and snapshot group, with
   `snapshot_date` (the group's first day), `value`, `group_by`, `time_zone`, and any
   other field the vendor sends, on the record or on the item that groups a KPI's
   records (its own `kpiId`/`timeZone` as `kpi_id__vendor`, `time_zone__vendor`; a value
   that is not a number in `value__v_text`). Arrow.
-- `kpi_projections` (`kpi_id`, `id`; merge key `kpi_id`: a KPI's projections re-fetched
-  replace the ones loaded before, so they are yielded only once all its pages came).
+- `kpi_projections` (`kpi_id`, `id`), from the KPI body, else per KPI; each KPI's set
+  replaced whole (`projections.py`).
 - `kpi_statistics` (`kpi_id`, `period_type`, `read_on`): one row per KPI, period type
   and day it was read, so history builds up run by run; a rerun the same day replaces.
 - `insight_usages` (`insight_id`) and `insight_usages__kpis`, for `insight_ids`.
 
-Incremental: `kpi_snapshots` keeps a cursor per KPI in resource state (`kpi_cursors`:
+Incremental: `kpi_snapshots` (requests planned in `snapshot_reads.py`: batches of ids,
+or account-wide reads) keeps a cursor per KPI in resource state (`kpi_cursors`:
 KPI id → the first day not yet final, i.e. the day of the last run that loaded every
 batch of that KPI, whose snapshot may still change). KPIs that share a cursor go
 together in batches asked from that cursor minus `lookback_days`, moved back to the
@@ -43,7 +45,8 @@ speaks each as a dialect and docs/vendor-assumptions.md lists them with the doc 
   larger than the page; with a total the rest is fetched concurrently and counted
   against it, without one page after page until an empty page. A page that repeats
   another's ids (a server ignoring `skip`) fails the list: nothing is de-duplicated.
-- `GET /v1/kpi-snapshots` has no documented body: an object keyed by KPI id,
+- `GET /v1/kpi-snapshots` and `GET /v2/kpis/snapshots` have no documented body (v2:
+  `{}`), and are read alike: an object keyed by KPI id,
   `{items: [{kpiId, snapshots|groups}]}`, `{items: [flat records], totalCount}` (paged
   to its total) and a bare array are all read (`sources/quantive/snapshots.py`). A
   record names its group by `group` (`2022-W36`, `2022-09`, `2022-Q3`, `2022`, or a
@@ -60,7 +63,8 @@ speaks each as a dialect and docs/vendor-assumptions.md lists them with the doc 
 - `timeZone` takes the doc's offset form (`UTC`, `UTC+3`, `UTC-2`); an IANA name is
   refused at configuration time rather than guessed.
 - `GET /v1/insights/{id}/usages/kpis` has no documented body: a list (or `{items}`) of
-  KPI objects (`id`), usage records (`kpiId`) or bare ids.
+  KPI objects (`id`), usage records (`kpiId`) or bare ids. The doc lists no insights,
+  so `insight_ids` names them (`discover` offers those the KPIs link to).
 - Vendor fields named like a column this source adds (`kpiId` next to our `kpi_id`)
   keep their data under `<name>__vendor`, in every table.
 - Error bodies are JSON with a `message` (or `error`) when the service gives one; the
@@ -82,12 +86,10 @@ import pendulum
 import pyarrow as pa
 from dlt.common.configuration.inject import with_config
 
-from sources.common.arrow import conform
 from sources.common.discovery import Discovery
 from sources.common.errors import (
     ConfigError,
     PipelineError,
-    VendorError,
     config_key_help,
 )
 from sources.common.http import HttpPolicy, VendorHttp
@@ -104,9 +106,15 @@ from sources.common.settings import (
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
-from sources.quantive import catalog, client, periods
-from sources.quantive.client import DEFAULT_BASE_URL, SOURCE, QuantiveConfig, unread
-from sources.quantive.snapshots import CURSOR, snapshot_table
+from sources.quantive import catalog, client, periods, projections, selection, snapshot_reads
+from sources.quantive.client import (
+    DEFAULT_BASE_URL,
+    SOURCE,
+    QuantiveConfig,
+    payment_required,
+    unread,
+)
+from sources.quantive.snapshots import CURSOR
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +136,10 @@ def quantive_source(
     account_id: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
     kpi_ids: list[str] | None = None,
+    group_ids: list[str] | None = None,
+    ungrouped: bool = False,
+    mykpis: bool = False,
+    v2_snapshots: bool = False,
     insight_ids: list[str] | None = None,
     time_zone: str = "UTC",
     group_by: str = "day",
@@ -149,32 +161,34 @@ def quantive_source(
     lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
     batch_size = int(require_positive(SOURCE, "snapshot_batch_size", snapshot_batch_size))
     window_days = int(require_positive(SOURCE, "snapshot_window_days", snapshot_window_days))
-    wanted = list(dict.fromkeys(optional_list(SOURCE, "kpi_ids", kpi_ids)))  # each KPI once
+    chosen = selection.selection(kpi_ids, group_ids, ungrouped, mykpis, v2_snapshots)
     insights = optional_list(SOURCE, "insight_ids", insight_ids)
     period_types = _period_types(statistics_periods)
     today = pendulum.now(tz).date()
-    kpis_endpoint = client.endpoint_of(config, "/v2/kpis")
-    snapshots_endpoint = client.endpoint_of(config, "/v1/kpi-snapshots")
+    kpis_endpoint = client.endpoint_of(config, "/v1/kpis/{kpiId}" if chosen.kpi_ids else "/v2/kpis")
     first_day = periods.group_start(_first_day(start_date, tz, today), grouping)
     backfill = _backfill(backfill_start, backfill_end, first_day, tz, today, grouping)
+    carried: dict[str, Any] = {}  # KPI id → the projections its body carried
 
     @dlt.resource(
         name="kpis",
-        write_disposition="merge",
+        write_disposition="replace",  # a KPI the vendor deleted goes (a failed list raises)
         primary_key="id",
         columns={name: {"data_type": "json"} for name in KPI_JSON},
     )
     async def kpis() -> AsyncIterator[list[dict[str, Any]]]:
         try:
             async with client.session(config) as http_session:
-                if wanted:
-                    listed = await _kpis_by_id(http_session, config, wanted)
+                if chosen.kpi_ids:
+                    listed = await _kpis_by_id(http_session, config, chosen.kpi_ids)
                 else:
                     listed = [
                         item
                         async for items in client.paged(http_session, config, "/v2/kpis")
                         for item in items
+                        if chosen.keeps(item, kpis_endpoint)
                     ]
+                carried.update(projections.carried(listed))
                 yield [shape_kpi(kpi, kpis_endpoint) for kpi in listed]
         except PipelineError as exc:  # everything else hangs off this list: stop here
             raise exc.in_context(source=SOURCE, resource="kpis") from None
@@ -206,54 +220,30 @@ def quantive_source(
         else:
             first, last = backfill
             starts = dict.fromkeys(ids, first)
-        by_start: dict[date, list[str]] = {}
-        for kpi, start in starts.items():
-            by_start.setdefault(start, []).append(kpi)
-        jobs = [
-            (batch, window)
-            for start, group in sorted(by_start.items())
-            for window in periods.windows(start, last, grouping, window_days)
-            for batch in _chunks(group, batch_size)
-        ]
-        failed: set[str] = set()
+        jobs = snapshot_reads.plan(
+            starts,
+            last,
+            group_by=grouping,
+            window_days=window_days,
+            batch_size=batch_size,
+            account_wide=chosen.account_wide is not None,
+        )
         known = dlt.current.source_schema().tables.get("kpi_snapshots", {}).get("columns", {})
         async with client.session(config) as http_session:
-
-            async def fetch(job: tuple[list[str], tuple[date, date]]) -> AsyncIterator[pa.Table]:
-                batch, (frm, to) = job
-                body = await client.snapshots(
-                    http_session, config, batch, frm, to, time_zone=tz_name, group_by=grouping
-                )
-                table = snapshot_table(
-                    body,
-                    batch,
-                    group_by=grouping,
-                    time_zone=tz_name,
-                    tz=tz,
-                    last=to,
-                    endpoint=snapshots_endpoint,
-                )
-                if table is not None and table.num_rows:
-                    yield conform(table, known)
-
-            reported: set[str] = set()
-            async for outcome in fan_in(jobs, fetch, concurrency=config.concurrency):
-                if outcome.item is not None:
-                    yield outcome.item
-                elif outcome.error is not None:
-                    failed.update(outcome.spec[0])
-                    if _kind(outcome.error) in reported:
-                        continue  # the same failure as another batch's: one line says it
-                    reported.add(_kind(outcome.error))
-                    record_part_failure(
-                        SOURCE,
-                        outcome.error,
-                        "kpi_snapshots",
-                        endpoint=snapshots_endpoint,
-                        fatal=payment_required,
-                    )
+            reader = snapshot_reads.SnapshotReader(
+                http_session,
+                config,
+                chosen,
+                ids,
+                group_by=grouping,
+                time_zone=tz_name,
+                tz=tz,
+                known=known,
+            )
+            async for table in reader.tables(jobs):
+                yield table
         if backfill is None:  # a KPI moves on only when every batch it was in loaded
-            kpi_cursors.update((kpi, today.isoformat()) for kpi in ids if kpi not in failed)
+            kpi_cursors.update((kpi, today.isoformat()) for kpi in ids if kpi not in reader.failed)
             positions = [kpi_cursors.get(kpi, first_day.isoformat()) for kpi in ids]
             if positions:  # for the run summary: where the next run starts, at the earliest
                 state.setdefault("cursors", {})[CURSOR] = min(positions)
@@ -264,20 +254,16 @@ def quantive_source(
         write_disposition="merge",
         primary_key=("kpi_id", "id"),
         merge_key="kpi_id",
-        columns={"value": {"data_type": "double"}},
+        columns=projections.COLUMNS,
     )
     async def kpi_projections(listed: list[dict[str, Any]]) -> AsyncIterator[Any]:
         async with client.session(config) as http_session:
 
             async def fetch(kpi_id: str) -> AsyncIterator[list[dict[str, Any]]]:
-                """A KPI's projections whole, or nothing: the merge on `kpi_id` replaces
-                its loaded rows with what is yielded, so a page that failed after others
-                went must not leave the KPI with fewer."""
-                path = f"/v1/kpis/{kpi_id}/projections"
-                rows: list[dict[str, Any]] = []
-                async for items in client.paged(http_session, config, path):
-                    rows.extend(with_fields(item, {"kpi_id": kpi_id}) for item in items)
-                yield rows
+                embedded = carried.get(kpi_id)
+                yield await projections.of_kpi(
+                    http_session, config, kpi_id, embedded, kpis_endpoint
+                )
 
             async for outcome in fan_in(
                 [kpi["id"] for kpi in listed], fetch, concurrency=config.concurrency
@@ -502,20 +488,3 @@ async def _kpis_by_id(
             hint=config_key_help(SOURCE, "kpi_ids"),
         )
     return [kpi for kpi in found if kpi is not None]
-
-
-def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _kind(error: BaseException) -> str:
-    """What a failure says, without what each batch saw (`unreadable`'s "; got …"): an
-    answer in a form this source cannot read fails every batch alike."""
-    text = error.cause if isinstance(error, PipelineError) else f"{type(error).__name__}: {error}"
-    return text.split("; got ", 1)[0]
-
-
-def payment_required(error: PipelineError) -> bool:
-    """HTTP 402 is account-wide: every other KPI would fail the same way, so it stops
-    the source with one line instead of one per part."""
-    return isinstance(error, VendorError) and error.cause.startswith("HTTP 402")

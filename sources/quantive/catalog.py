@@ -1,8 +1,10 @@
-"""`python -m pipelines discover quantive`: the account's KPIs and the insights they use."""
+"""`python -m pipelines discover quantive`: the account's KPIs, the KPI groups they are
+in, and the insights they use."""
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sources.common.discovery import Discovery, Listing, toml_list
 from sources.quantive import client
@@ -21,6 +23,13 @@ async def discover(config: QuantiveConfig) -> Discovery:
             insights[insight] += 1
         rows.append((kpi.get("id"), kpi.get("name"), kpi.get("aggregation"), insight or "-"))
     kpi_listing = Listing("KPIs", ("id", "name", "aggregation", "insight"), rows)
+    groups = _groups(kpis)
+    ungrouped = sum(not _group_ids(k) for k in kpis)
+    group_listing = Listing(
+        "KPI groups (instead of kpi_ids: group_ids, or ungrouped / mykpis = true)",
+        ("group id", "KPIs in it"),
+        [*sorted(groups.items()), ("(none: ungrouped = true)", ungrouped)],
+    )
     insight_listing = Listing(
         "insights (their KPI usages load with insight_ids)",
         ("insight id", "KPIs using it"),
@@ -30,7 +39,20 @@ async def discover(config: QuantiveConfig) -> Discovery:
         [
             "kpi_ids = "
             + toml_list([str(k.get("id")) for k in kpis], [str(k.get("name")) for k in kpis]),
+            "# or one filter instead of kpi_ids (the doc does not say how they combine):",
+            "# group_ids = " + toml_list(sorted(groups)).replace("\n", "\n# "),
+            f"# ungrouped = true   # {ungrouped} KPI(s) in no group",
+            f"# mykpis = true      # {sum(k.get('isOwner') is True for k in kpis)} KPI(s) you own",
             "insight_ids = " + toml_list(sorted(insights)),
         ]
     )
-    return Discovery(SOURCE, [kpi_listing, insight_listing], snippet)
+    return Discovery(SOURCE, [kpi_listing, group_listing, insight_listing], snippet)
+
+
+def _groups(kpis: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(group for kpi in kpis for group in _group_ids(kpi))
+
+
+def _group_ids(kpi: dict[str, Any]) -> list[str]:
+    groups = kpi.get("groups")
+    return [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []

@@ -4,15 +4,16 @@ Every request carries `Authorization: Bearer <access_token>` and `gtmhub-account
 attached by a `ScopedAuth` only to the configured `base_url`'s origin. Paths hang off
 `base_url` (`https://app.quantive.com/results/api`) with the version the doc gives each
 endpoint: `GET /v2/kpis`, `GET /v1/kpis/{kpiId}`, `GET /v1/kpi-snapshots`,
-`GET /v1/kpis/{kpiId}/projections`, `GET /v1/kpis/{kpiId}/statistics`,
-`GET /v1/insights/{id}/usages/kpis`. The assumptions made where the doc is silent are
-listed in the package docstring (sources/quantive/__init__.py)."""
+`GET /v2/kpis/snapshots`, `GET /v1/kpis/{kpiId}/projections`,
+`GET /v1/kpis/{kpiId}/statistics`, `GET /v1/insights/{id}/usages/kpis`. The assumptions
+made where the doc is silent are listed in the package docstring
+(sources/quantive/__init__.py)."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 
 from sources.common.completeness import RepeatGuard, Tally, unreadable
-from sources.common.errors import MalformedResponse
+from sources.common.errors import MalformedResponse, PipelineError, VendorError
 from sources.common.http import (
     HttpPolicy,
     ScopedAuth,
@@ -258,23 +259,26 @@ async def get_kpi(http: VendorHttp, config: QuantiveConfig, kpi_id: str) -> dict
 async def snapshots(
     http: VendorHttp,
     config: QuantiveConfig,
-    kpi_ids: Sequence[str],
+    path: str,
+    select: dict[str, str],
     first: date,
     last: date,
     *,
     time_zone: str,
     group_by: str,
 ) -> Any:
-    """The body `GET /v1/kpi-snapshots` answers for `kpi_ids` from `first` to `last`.
+    """The body a snapshot endpoint (`/v1/kpi-snapshots`, `/v2/kpis/snapshots`) answers
+    for the KPIs `select` names (`ids`, a filter, or nothing: every KPI) from `first`
+    to `last`.
 
     The doc shows no body (`sources/quantive/snapshots.py` reads every shape). `to` is
     asked one day past `last`: the doc's "snapshots that end on this date" may or may not
     include that day, so the caller trims what lies past `last`. A list answer whose
     total exceeds what came is paged to its end and returned as one array."""
-    url = f"{config.base_url}/v1/kpi-snapshots"
+    url = f"{config.base_url}{path}"
     endpoint = _endpoint(url)
     params = {
-        "ids": ",".join(kpi_ids),
+        **select,
         "from": first.isoformat(),
         "to": (last + timedelta(days=1)).isoformat(),
         "timeZone": time_zone,
@@ -294,18 +298,24 @@ async def snapshots(
             raise unread("expected the next page of snapshot records", answer, endpoint)
         return Page(skip, page[0], page[1] or 0)
 
+    ids = select.get("ids")
+    who = f"{ids.count(',') + 1} KPI(s)" if ids else "KPIs " + (_query(select) or "(all)")
     every: list[Any] = []
     async for page in pages_by_total(
         fetch,
         first=Page(0, items, total),
         page_size=len(items) or 1,
         concurrency=config.concurrency,
-        what=f"snapshots of {len(kpi_ids)} KPI(s) {first}..{last}",
+        what=f"snapshots of {who} {first}..{last}",
         source=SOURCE,
         endpoint=endpoint,
     ):
         every.extend(page.items)
     return every
+
+
+def _query(params: dict[str, str]) -> str:
+    return "&".join(f"{key}={value}" for key, value in params.items())
 
 
 async def statistics(
@@ -358,3 +368,9 @@ def _usage(item: Any, insight_id: str, endpoint: str) -> dict[str, Any]:
                 note("quantive: %s names each KPI by %s", endpoint, key)
                 return with_fields(item, {"insight_id": insight_id, "kpi_id": str(item[key])})
     raise unread("expected each used KPI to be an id or an object with id or kpiId", item, endpoint)
+
+
+def payment_required(error: PipelineError) -> bool:
+    """HTTP 402 is account-wide: every other KPI would fail the same way, so it stops
+    the source with one line instead of one per part."""
+    return isinstance(error, VendorError) and error.cause.startswith("HTTP 402")

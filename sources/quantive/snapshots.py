@@ -1,8 +1,8 @@
-"""`GET /v1/kpi-snapshots` answers → one Arrow table per batch, every record a row.
+"""Snapshot answers → Arrow tables (one per batch, or per KPI of an account-wide read).
 
-The doc shows no body for this endpoint (the v2 twin's DTO is only named, "snapshot
-groups by KPI"), so every shape a reading of it allows is accepted, and the one the
-vendor speaks is logged:
+The doc shows no body for `GET /v1/kpi-snapshots`, and for `GET /v2/kpis/snapshots`
+only a DTO name ("kpiSnapshotGroupsByKpiDto") and the sample `{}`, so every shape a
+reading of either allows is accepted for both, and the one the vendor speaks is logged:
 - an object keyed by KPI id, each a list of snapshot records;
 - `{items: [{kpiId, snapshots | groups: [...]}]}`;
 - `{items: [flat records with kpiId], totalCount}` (paged by the client to its end);
@@ -44,14 +44,16 @@ _NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 Records = tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]
 
 
-def read_body(body: Any, asked: Sequence[str], endpoint: str) -> Records:
+def read_body(body: Any, asked: Sequence[str] | None, endpoint: str) -> Records:
     """The snapshot records of one answer, the KPI id each belongs to, and the fields
-    of the item that grouped it (`{}` for records that came on their own)."""
+    of the item that grouped it (`{}` for records that came on their own). `asked` is
+    None for an account-wide read: an object is then keyed by KPI id when every value
+    is a list (the doc's sample answer of `/v2/kpis/snapshots` is `{}`)."""
     if isinstance(body, dict) and "items" in body:
         body = body["items"]
     if isinstance(body, list):
-        return _read_items(body, asked, endpoint)
-    if isinstance(body, dict) and set(map(str, body)) <= set(asked):
+        return _read_items(body, asked or (), endpoint)
+    if isinstance(body, dict) and _keyed_by_kpi(body, asked):
         note("quantive: %s answers an object keyed by KPI id", endpoint)
         found: Records = ([], [], [])
         for kpi_id, snaps in body.items():
@@ -62,6 +64,23 @@ def read_body(body: Any, asked: Sequence[str], endpoint: str) -> Records:
         body,
         endpoint,
     )
+
+
+def _keyed_by_kpi(body: dict[Any, Any], asked: Sequence[str] | None) -> bool:
+    if asked is None:
+        return all(isinstance(value, list) for value in body.values())
+    return set(map(str, body)) <= set(asked)
+
+
+def kpi_parts(body: Any, endpoint: str) -> dict[str, Records]:
+    """An account-wide answer's records, split by the KPI each belongs to."""
+    parts: dict[str, Records] = {}
+    for record, kpi, own in zip(*read_body(body, None, endpoint), strict=True):
+        records, kpis, fields = parts.setdefault(kpi, ([], [], []))
+        records.append(record)
+        kpis.append(kpi)
+        fields.append(own)
+    return parts
 
 
 def _read_items(items: list[Any], asked: Sequence[str], endpoint: str) -> Records:
@@ -111,8 +130,26 @@ def snapshot_table(
     """The rows of one batch's answer whose groups start by `last` (the client asks one
     day more, for servers whose `to` is exclusive); None when there are none. Raises
     when a record cannot be read or a row would go missing."""
-    records, kpis, fields = read_body(body, asked, endpoint)
-    tally = Tally(f"snapshots of {len(asked)} KPI(s) to {last}", source=SOURCE, endpoint=endpoint)
+    found = read_body(body, asked, endpoint)
+    what = f"snapshots of {len(asked)} KPI(s) to {last}"
+    return records_table(
+        found, what, group_by=group_by, time_zone=time_zone, tz=tz, last=last, endpoint=endpoint
+    )
+
+
+def records_table(
+    found: Records,
+    what: str,
+    *,
+    group_by: str,
+    time_zone: str,
+    tz: pendulum.FixedTimezone,
+    last: date,
+    endpoint: str,
+) -> pa.Table | None:
+    """`snapshot_table` for records already read (one KPI's, of an account-wide read)."""
+    records, kpis, fields = found
+    tally = Tally(what, source=SOURCE, endpoint=endpoint)
     tally.received(len(records))
     if not records:
         return None

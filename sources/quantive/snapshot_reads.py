@@ -14,7 +14,7 @@ the server reads otherwise than `Selection.keeps`) fail with one line, never dro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -23,12 +23,13 @@ import pendulum
 import pyarrow as pa
 
 from sources.common.arrow import conform
+from sources.common.completeness import unreadable
 from sources.common.errors import PipelineError
 from sources.common.http import VendorHttp
 from sources.common.jobs import fan_in
 from sources.common.stats import record_part_failure
 from sources.quantive import client, periods
-from sources.quantive.client import SOURCE, QuantiveConfig, payment_required, unread
+from sources.quantive.client import SOURCE, QuantiveConfig, payment_required
 from sources.quantive.selection import V1_SNAPSHOTS, Selection
 from sources.quantive.snapshots import kpi_parts, records_table, snapshot_table
 
@@ -113,7 +114,9 @@ class SnapshotReader:
                 self._fail(outcome.spec.kpis, outcome.error, outcome.spec)
 
     def _path(self, job: Job) -> str:
-        return (job.account_wide and self.chosen.account_wide) or V1_SNAPSHOTS
+        if job.account_wide and self.chosen.account_wide:
+            return self.chosen.account_wide
+        return V1_SNAPSHOTS
 
     async def _read(self, job: Job) -> AsyncIterator[pa.Table | Failed]:
         path = self._path(job)
@@ -128,33 +131,43 @@ class SnapshotReader:
             time_zone=self.time_zone,
             group_by=self.group_by,
         )
-        options = {
-            "group_by": self.group_by,
-            "time_zone": self.time_zone,
-            "tz": self.tz,
-            "last": job.last,
-            "endpoint": client.endpoint_of(self.config, path),
-        }
-        if not job.account_wide:
-            table = snapshot_table(body, job.kpis, **options)
-            if table is not None and table.num_rows:
-                yield conform(table, self.known)
+        endpoint = client.endpoint_of(self.config, path)
+        if job.account_wide:
+            for item in self._per_kpi(body, job.last, endpoint):
+                yield item
             return
-        parts = kpi_parts(body, options["endpoint"])
+        table = snapshot_table(body, job.kpis, **self._options(job.last, endpoint))
+        if table is not None and table.num_rows:
+            yield conform(table, self.known)
+
+    def _per_kpi(self, body: Any, last: date, endpoint: str) -> Iterator[pa.Table | Failed]:
+        """An account-wide answer's rows, KPI by KPI; what cannot be read, as `Failed`."""
+        parts = kpi_parts(body, endpoint)
         unlisted = sorted(set(parts) - self.listed)
         if unlisted:
             what = "expected snapshots only of KPIs the KPI list has"
-            yield Failed((), unread(what, unlisted, options["endpoint"]))
+            hint = "a KPI created since the list was read loads on the next run; else report it"
+            yield Failed(
+                (), unreadable(what, unlisted, source=SOURCE, endpoint=endpoint, hint=hint)
+            )
         for kpi in sorted(parts.keys() & self.listed):
+            what = f"snapshots of KPI {kpi} to {last}"
             try:
-                table = records_table(
-                    parts[kpi], f"snapshots of KPI {kpi} to {job.last}", **options
-                )
+                table = records_table(parts[kpi], what, **self._options(last, endpoint))
             except PipelineError as exc:
                 yield Failed((kpi,), exc)
                 continue
             if table is not None and table.num_rows:
                 yield conform(table, self.known)
+
+    def _options(self, last: date, endpoint: str) -> dict[str, Any]:
+        return {
+            "group_by": self.group_by,
+            "time_zone": self.time_zone,
+            "tz": self.tz,
+            "last": last,
+            "endpoint": endpoint,
+        }
 
     def _fail(self, kpis: tuple[str, ...], error: BaseException, job: Job) -> None:
         self.failed.update(kpis)

@@ -453,7 +453,7 @@ def test_backfill_loads_its_window_without_moving_the_cursor(cli: Cli, sandbox: 
         ({"KPI_IDS": '["5e8c27e3dcddffffffffffff"]'}, "kpi_ids"),
         ({"BASE_URL": "http://app.quantive.com/results/api"}, "must use https"),
         # the doc does not say how `ids` and the filters combine: one at a time
-        ({"KPI_IDS": f'["{kpi_id(1)}"]', "MYKPIS": "true"}, "kpi_ids and mykpis are both set"),
+        ({"KPI_IDS": f'["{kpi_id(1)}"]', "MYKPIS": "true"}, "kpi_ids and mykpis are set together"),
         ({"V2_SNAPSHOTS": "true", "UNGROUPED": "true"}, "cannot honour ungrouped"),
     ],
 )

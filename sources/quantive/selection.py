@@ -92,7 +92,7 @@ def selection(
     ]
     if len(given) > 1:
         raise ConfigError(
-            f"{' and '.join(given)} are both set: each chooses the KPIs to load and the doc "
+            f"{' and '.join(given)} are set together: each chooses the KPIs to load and the doc "
             "does not say how the API combines them; set one",
             source=SOURCE,
             hint=config_key_help(SOURCE, given[-1]),

@@ -34,6 +34,11 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+def linked(cli: Cli) -> set[str]:
+    """The KPIs that have a row in a link table (metrics: every odd KPI)."""
+    return {k for (k,) in cli.sql("SELECT DISTINCT kpi_id FROM quantive.kpis__metrics")}
+
+
 def weekly(cli: Cli) -> dict[tuple[str, str], float]:
     rows = cli.sql("SELECT kpi_id, snapshot_date, value FROM quantive.kpi_snapshots")
     assert len(rows) == len({(k, d) for k, d, _ in rows}), "duplicate (kpi_id, week) rows"
@@ -118,8 +123,9 @@ def test_kpi_metadata_follows_deletions_but_a_kpi_whose_projections_fail_keeps_t
     kpi, emptied = kpi_id(2), kpi_id(3)
     qr.projection_counts = {kpi: 12, emptied: 3}  # three pages of 5; one page
     assert run(cli).code == 0
-    n = qr.n_kpis
+    n, gone = qr.n_kpis, kpi_id(qr.n_kpis - 1)
     assert loaded_projections(cli) == projection_truth(qr, range(n))
+    assert gone in linked(cli)
     qr.failing_projection_pages = {kpi}  # its first page answers, the next ones 500
     qr.projection_counts[emptied] = 0  # the vendor deleted its projections
     qr.n_kpis -= 1  # and the last KPI
@@ -130,7 +136,6 @@ def test_kpi_metadata_follows_deletions_but_a_kpi_whose_projections_fail_keeps_t
     lines = errors(failed.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: quantive: kpi_projections: "), lines
     assert f"/v1/kpis/{kpi}/projections" in lines[0]
-    gone = kpi_id(n - 1)
     # the failed KPI's not replaced by its first page, the deleted ones gone, and the
     # deleted KPI's kept (as its snapshots are)
     assert loaded_projections(cli) == projection_truth(qr, range(n))
@@ -138,5 +143,4 @@ def test_kpi_metadata_follows_deletions_but_a_kpi_whose_projections_fail_keeps_t
     assert not any(k == emptied for k, *_ in loaded_projections(cli))
     # `kpis` and its links are replaced whole: the deleted KPI is gone from both
     assert {k for (k,) in cli.sql("SELECT id FROM quantive.kpis")} == set(qr.kpi_ids)
-    goals = {k for (k,) in cli.sql("SELECT DISTINCT kpi_id FROM quantive.kpis__goals")}
-    assert gone not in goals and goals <= set(qr.kpi_ids)
+    assert linked(cli) == {kpi_id(i) for i in range(qr.n_kpis) if qr.links(i)["metrics"]}

@@ -421,7 +421,9 @@ def report_resource(
 
         def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
             body = spec.body(*span_of(window))
-            return client.widget_pages(http, config, spec.report, spec.widget, body, spec.table)
+            return client.widget_pages(
+                http, config, spec.report, spec.widget, body, spec.table, spec.kind
+            )
 
         def frame(page: client.Page, window: Window) -> Framed:
             first, last = span_of(window)

@@ -47,7 +47,7 @@ EXAMPLE_WIDGETS: list[dict[str, Any]] = [
         "widget": "cards",
         "metrics": ["turnover", "receipts_qty"],
         "shops": [2],
-        "interval": "day_month_year",
+        "interval": "week",
     },
     {"report": "shop-card", "widget": "info", "metrics": ["turnover"], "shops": [3]},
     {
@@ -73,6 +73,19 @@ class Tree:
 @dataclass
 class Panel:
     entries: list[tuple[str, Any]]  # (key, value)
+
+
+def windows(spec: dict[str, Any], first: date, last: date) -> list[tuple[date, date]]:
+    """The (first, last) days the source asks an example widget for over a run of
+    first..last: a day each, each calendar week from the Monday before, or one snapshot."""
+    interval = spec.get("interval")
+    if interval == "day_month_year":
+        return [(first + timedelta(i),) * 2 for i in range((last - first).days + 1)]
+    if interval == "week":
+        monday = first - timedelta(days=first.weekday())
+        weeks = range(0, (last - monday).days + 1, 7)
+        return [(monday + timedelta(w), min(monday + timedelta(w + 6), last)) for w in weeks]
+    return [(first, last)]
 
 
 def request_body(spec: dict[str, Any], first: date, last: date) -> dict[str, Any]:
@@ -132,12 +145,10 @@ class WidgetPayloads:
         """Rows of each `EXAMPLE_WIDGETS` table after a default run over first..last."""
         counts = {}
         for spec in EXAMPLE_WIDGETS:
-            daily = spec.get("interval") == "day_month_year"
-            spans = [(first + timedelta(i),) * 2 for i in range((last - first).days + 1)]
             report, widget = spec["report"], spec["widget"]
             rows = sum(
                 len(self.widget_truth(report, widget, request_body(spec, lo, hi)))
-                for lo, hi in (spans if daily else [(first, last)])
+                for lo, hi in windows(spec, first, last)
             )
             counts[f"report_{report}__{widget}".replace("-", "_")] = rows
         return counts

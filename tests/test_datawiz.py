@@ -13,7 +13,7 @@ import pytest
 
 from sandbox import Sandbox, dialect_cases, dialect_matrix
 from sandbox import datawiz as sim
-from sandbox.datawiz_widgets import EXAMPLE_WIDGETS, request_body
+from sandbox.datawiz_widgets import EXAMPLE_WIDGETS, request_body, windows
 from sources.common.errors import ConfigError, MalformedResponse
 from sources.datawiz import payloads
 from sources.datawiz.frames import Unreadable, read_days
@@ -165,19 +165,16 @@ def widget_table(spec: dict) -> str:
 
 def expected_widgets(sandbox: Sandbox, first: date) -> dict[str, list]:
     """The example chart, cards, info panel and treemap from `first` on, in long form:
-    daily widgets a day per request (with `date`), the others one snapshot (with its days)."""
+    the weekly cards a week per request, the others one snapshot, with their days."""
     out = {}
     for spec in EXAMPLE_WIDGETS:
         columns = LONG_FORM[payloads.KINDS[spec["widget"]]]
-        days = [first + timedelta(i) for i in range((yesterday() - first).days + 1)]
-        daily = "interval" in spec
         rows = []
-        for lo, hi in [(d, d) for d in days] if daily else [(first, yesterday())]:
+        for lo, hi in windows(spec, first, yesterday()):
             truth = sandbox.datawiz.widget_truth(
                 spec["report"], spec["widget"], request_body(spec, lo, hi)
             )
-            stamp = (lo,) if daily else (lo, hi)
-            rows += [(*stamp, *(row.get(c) for c in columns)) for row in truth]
+            rows += [(lo, hi, *(row.get(c) for c in columns)) for row in truth]
         out[widget_table(spec)] = sorted(rows, key=repr)
     return out
 
@@ -185,7 +182,7 @@ def expected_widgets(sandbox: Sandbox, first: date) -> dict[str, list]:
 def loaded_widgets(cli: Cli) -> dict[str, list]:
     out = {}
     for spec in EXAMPLE_WIDGETS:
-        stamp = "date" if "interval" in spec else "_window_from, _window_to"
+        stamp = "_period_start, _period_end" if "interval" in spec else "_window_from, _window_to"
         columns = ", ".join(LONG_FORM[payloads.KINDS[spec["widget"]]])
         rows = cli.sql(f"SELECT {stamp}, {columns} FROM datawiz.{widget_table(spec)}")
         out[widget_table(spec)] = sorted(rows, key=repr)
@@ -319,12 +316,14 @@ def test_incremental_rerun_fetches_only_the_lookback_days_and_duplicates_nothing
     assert second.code == 0, second.output
     today = pendulum.today("UTC").date()
     assert builder_ranges(sandbox) == {(str(today - timedelta(days=2)), str(yesterday()))}
-    for path in ("/shops-sales/", "/shop-card/widgets/cards/"):  # daily: a table, cards
-        daily = [json.loads(r.body) for r in sandbox.datawiz.bi.seen(path)]
-        assert sorted(b["date_range"]["from"] for b in daily) == [
-            str(today - timedelta(days=2)),
-            str(yesterday()),
-        ]
+    daily = [json.loads(r.body) for r in sandbox.datawiz.bi.seen("/shops-sales/")]
+    assert sorted(b["date_range"]["from"] for b in daily) == [
+        str(today - timedelta(days=2)),
+        str(yesterday()),
+    ]
+    weekly = [json.loads(r.body) for r in sandbox.datawiz.bi.seen("/shop-card/widgets/cards/")]
+    mondays = {str(d - timedelta(d.weekday())) for d in (today - timedelta(2), yesterday())}
+    assert sorted(b["date_range"]["from"] for b in weekly) == sorted(mondays)
     assert (
         cli.sql(
             "SELECT (SELECT count(*) FROM datawiz.sales_by_shop), "
@@ -343,7 +342,8 @@ def test_late_correction_in_the_lookback_window_replaces_the_old_value(
     cli: Cli, sandbox: Sandbox
 ) -> None:
     dw = sandbox.datawiz
-    assert cli("run", "datawiz").code == 0
+    builder = {"SOURCES__DATAWIZ__REPORTS": "[]"}  # the builder's lookback
+    assert cli("run", "datawiz", extra_env=builder).code == 0
     day = yesterday() - timedelta(days=1)
     product = next(iter(dw.products))
     query = (
@@ -353,7 +353,7 @@ def test_late_correction_in_the_lookback_window_replaces_the_old_value(
     before = cli.sql(query)
     dw.correct(day, 2, product, dw.fact(day, 2, product)[1] + 1_000_000)  # +10,000.00
 
-    assert cli("run", "datawiz").code == 0  # lookback_days defaults to 3
+    assert cli("run", "datawiz", extra_env=builder).code == 0  # lookback_days defaults to 3
 
     after = cli.sql(query)
     assert len(after) == 1 and round(after[0][0] - before[0][0], 2) == 10_000.0
@@ -361,7 +361,9 @@ def test_late_correction_in_the_lookback_window_replaces_the_old_value(
 
 
 def test_backfill_loads_its_days_without_moving_the_cursor_back(cli: Cli, sandbox: Sandbox) -> None:
-    assert cli("run", "datawiz", extra_env=tables_env(SHOP_TABLE)).code == 0
+    incremental = [s for s in sim.EXAMPLE_REPORTS + EXAMPLE_WIDGETS if "interval" in s]
+    env = {**tables_env(SHOP_TABLE), "SOURCES__DATAWIZ__REPORTS": json.dumps(incremental)}
+    assert cli("run", "datawiz", extra_env=env).code == 0
     sandbox.datawiz.api.reset_log()
     start = sandbox.datawiz.first_day + timedelta(days=3)
 
@@ -374,7 +376,7 @@ def test_backfill_loads_its_days_without_moving_the_cursor_back(cli: Cli, sandbo
         str(start + timedelta(days=2)),
         "--summary-json",
         str(cli.tmp / "summary.json"),
-        extra_env=tables_env(SHOP_TABLE),
+        extra_env=env,
     )
 
     assert result.code == 0, result.output

@@ -9,7 +9,8 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.kissmetrics import REPORTS
-from sources.datawiz.queries import DIMENSIONS, REPORT_WIDGETS
+from sources.datawiz.payloads import KINDS
+from sources.datawiz.queries import DIMENSIONS, REPORT_WIDGETS, parse_reports
 from tests.conftest import Cli
 
 
@@ -48,6 +49,10 @@ def test_datawiz_lists_the_docs_reports_dimensions_and_metrics(cli: Cli) -> None
     for report, widgets in REPORT_WIDGETS.items():
         assert report in listing and all(w in listing for w in widgets)
     assert all(key in listing for key in DIMENSIONS)
+    # every widget with what it draws; the snippet's widgets pass the configuration check
+    for widget, kind in KINDS.items():
+        assert any(line.split()[:2] == [widget, kind] for line in listing.splitlines())
+    assert {spec.kind for spec in parse_reports(config["reports"])} == {"table", "series"}
 
 
 @pytest.mark.parametrize("source", ["kissmetrics", "holistics"])

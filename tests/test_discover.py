@@ -51,7 +51,8 @@ def test_datawiz_lists_the_docs_reports_dimensions_and_metrics(cli: Cli) -> None
     assert all(key in listing for key in DIMENSIONS)
     # every widget with what it draws; the snippet's widgets pass the configuration check
     for widget, kind in KINDS.items():
-        assert any(line.split()[:2] == [widget, kind] for line in listing.splitlines())
+        cells = ([c.strip() for c in line.split("|")][:2] for line in listing.splitlines())
+        assert [widget, kind] in cells
     assert {spec.kind for spec in parse_reports(config["reports"])} == {"table", "series"}
 
 

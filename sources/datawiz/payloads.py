@@ -101,12 +101,8 @@ def columns(kind: str) -> list[dict[str, Any]]:
 def read(body: Any, kind: str, endpoint: str) -> list[dict[str, Any]]:
     """A widget's whole answer as long-form rows; raises (one line) on what it cannot place."""
     reader = _Reader(endpoint)
-    payload = reader.unwrap(body)
-    if kind == SERIES:
-        return reader.series(payload)
-    if kind == TREE:
-        return reader.tree(payload)
-    return reader.panel(payload)
+    readers = {SERIES: reader.series, TREE: reader.tree, PANEL: reader.panel}
+    return readers[kind](reader.unwrap(body))
 
 
 class _Reader:

@@ -50,6 +50,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
+from sandbox.datawiz_widgets import EXAMPLE_WIDGETS, WIDGET_DIALECTS, WIDGETS, WidgetPayloads
 from sandbox.server import Reply, Request, VendorServer
 
 CLIENT_ID = "dw-sandbox-client-4b7e"
@@ -169,7 +170,7 @@ DAY_NAMES = {  # how `day_month_year__name` spells a day, per `day_key` form
 }
 
 
-class DatawizSim:
+class DatawizSim(WidgetPayloads):
     name = "datawiz"
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
         # the day in a row's key: an ISO date, or an id (here the day's ordinal) with the
@@ -190,6 +191,7 @@ class DatawizSim:
         # options.fixed_total/with_row_total: no total row, or one more root row (key
         # "total", no dimension fields) after the last
         "total_row": ("none", "last"),
+        **WIDGET_DIALECTS,  # the answers of charts, trees and cards (datawiz_widgets.py)
     }
 
     def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
@@ -262,7 +264,7 @@ class DatawizSim:
             "SOURCES__DATAWIZ__BI_URL": self.bi.base_url,
             "SOURCES__DATAWIZ__START_DATE": self.first_day.isoformat(),
             "SOURCES__DATAWIZ__TABLES": json.dumps(EXAMPLE_TABLES),
-            "SOURCES__DATAWIZ__REPORTS": json.dumps(EXAMPLE_REPORTS),
+            "SOURCES__DATAWIZ__REPORTS": json.dumps(EXAMPLE_REPORTS + EXAMPLE_WIDGETS),
         }
 
     # -- what tests use ---------------------------------------------------------------
@@ -699,6 +701,8 @@ class DatawizSim:
         return answer
 
     def _widget(self, request: Request, body: dict[str, Any], report: str, widget: str) -> Reply:
+        if (report, widget) in WIDGETS:
+            return self._payload(report, widget, body)
         answer = self._widget_rows(report, widget, body)
         if isinstance(answer, Reply):
             return answer
@@ -707,9 +711,13 @@ class DatawizSim:
         if self.numbers == "string":
             for row in rows:
                 row.update({k: str(v) for k, v in row.items() if type(v) in (int, float)})
-        payload: dict[str, Any] = {"dataSource": rows, "columns": columns}
+        return self._wrapped({"dataSource": rows, "columns": columns}, len(rows))
+
+    def _wrapped(self, payload: Any, count: int | None = None) -> Reply:
+        """A widget's answer, bare or in DRF's envelope (the `widget_shape` dialect)."""
         if self.widget_shape == "wrapped":
-            payload = {"count": len(rows), "next": None, "previous": None, "results": payload}
+            count = len(payload) if count is None else count
+            payload = {"count": count, "next": None, "previous": None, "results": payload}
         return Reply.json(payload)
 
     def _widget_rows(
@@ -721,24 +729,10 @@ class DatawizSim:
         dim = body.get("group_by_level") or dim
         if dim not in ("shop", "category", "categorical_manager", "product"):
             return _invalid("group_by_level", f"Unsupported level '{dim}'.")
-        metrics = body.get("metrics") or ["turnover"]
-        unknown = [m for m in metrics if m not in METRICS]
-        if unknown:
-            return _invalid("metrics", f"Unknown metric '{unknown[0]}'.")
-        days = self._report_days(body.get("date_range"), body.get("week_day"))
-        if isinstance(days, Reply):
-            return days
-        prev = None
-        if body.get("prev_date_range"):
-            prev = self._report_days(body["prev_date_range"], body.get("week_day"))
-            if isinstance(prev, Reply):
-                return prev
-        lookups = {
-            "shop": {"include": set(body.get("shops") or [])},
-            "category": {"include": set(body.get("categories") or [])},
-            "product": {"include": set(body.get("products") or [])},
-        }
-        lookups = {k: v for k, v in lookups.items() if v["include"]}
+        query = self._widget_query(body)
+        if isinstance(query, Reply):
+            return query
+        metrics, days, prev, lookups = query
         daily = body.get("interval") == "day_month_year"
         rows = []
         for day_group in [(d,) for d in days] if daily else [days]:
@@ -767,6 +761,27 @@ class DatawizSim:
             if prev is not None:
                 columns.append(_column(f"{metric}_prev", f"{METRICS[metric][0]} (prev)", "number"))
         return rows, columns
+
+    def _widget_query(self, body: dict[str, Any]) -> tuple | Reply:
+        """A widget body's metrics, days, previous days and id filters, validated."""
+        metrics = tuple(body.get("metrics") or ["turnover"])
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            return _invalid("metrics", f"Unknown metric '{unknown[0]}'.")
+        days = self._report_days(body.get("date_range"), body.get("week_day"))
+        if isinstance(days, Reply):
+            return days
+        prev = None
+        if body.get("prev_date_range"):
+            prev = self._report_days(body["prev_date_range"], body.get("week_day"))
+            if isinstance(prev, Reply):
+                return prev
+        lookups = {
+            "shop": {"include": set(body.get("shops") or [])},
+            "category": {"include": set(body.get("categories") or [])},
+            "product": {"include": set(body.get("products") or [])},
+        }
+        return metrics, days, prev, {k: v for k, v in lookups.items() if v["include"]}
 
     def _report_days(self, spec: Any, week_days: Any) -> tuple[date, ...] | Reply:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from urllib.parse import parse_qs
 
@@ -12,7 +13,11 @@ import pytest
 
 from sandbox import Sandbox, dialect_cases, dialect_matrix
 from sandbox import datawiz as sim
+from sandbox.datawiz_widgets import EXAMPLE_WIDGETS, request_body, windows
+from sources.common.errors import ConfigError, MalformedResponse
+from sources.datawiz import payloads
 from sources.datawiz.frames import Unreadable, read_days
+from sources.datawiz.queries import REPORT_WIDGETS, parse_reports, parse_tables
 from tests.conftest import Cli
 from tests.truth import data_tables
 
@@ -147,16 +152,58 @@ def loaded_reports(cli: Cli) -> dict[str, list]:
     }
 
 
-def assert_ground_truth(cli: Cli, sandbox: Sandbox, first: date) -> None:
-    """Every example table holds exactly what the simulator serves from `first` on,
-    whatever its dialect."""
+LONG_FORM = {  # the columns of a non-table widget's table, per kind (payloads.py)
+    "series": ("position", "label", "series", "measure", "value"),
+    "tree": ("position", "label", "node_key", "parent_key", "level", "measure", "value"),
+    "key-value": ("position", "label", "measure", "value", "value_text"),
+}
+
+
+def widget_table(spec: dict) -> str:
+    return f"report_{spec['report']}__{spec['widget']}".replace("-", "_")
+
+
+def expected_widgets(sandbox: Sandbox, first: date) -> dict[str, list]:
+    """The example chart, cards, info panel and treemap from `first` on, in long form:
+    the weekly cards a week per request, the others one snapshot, with their days."""
+    out = {}
+    for spec in EXAMPLE_WIDGETS:
+        columns = LONG_FORM[payloads.KINDS[spec["widget"]]]
+        rows = []
+        for lo, hi in windows(spec, first, yesterday()):
+            truth = sandbox.datawiz.widget_truth(
+                spec["report"], spec["widget"], request_body(spec, lo, hi)
+            )
+            rows += [(lo, hi, *(row.get(c) for c in columns)) for row in truth]
+        out[widget_table(spec)] = sorted(rows, key=repr)
+    return out
+
+
+def loaded_widgets(cli: Cli) -> dict[str, list]:
+    out = {}
+    for spec in EXAMPLE_WIDGETS:
+        stamp = "_period_start, _period_end" if "interval" in spec else "_window_from, _window_to"
+        columns = ", ".join(LONG_FORM[payloads.KINDS[spec["widget"]]])
+        rows = cli.sql(f"SELECT {stamp}, {columns} FROM datawiz.{widget_table(spec)}")
+        out[widget_table(spec)] = sorted(rows, key=repr)
+    return out
+
+
+def assert_ground_truth(
+    cli: Cli, sandbox: Sandbox, first: date, parts: tuple[str, ...] = ("tables", "reports")
+) -> None:
+    """Every example table (of `parts`) holds exactly what the simulator serves from
+    `first` on, whatever its dialect."""
     last = yesterday()
-    assert loaded_by_shop(cli) == expected_by_shop(sandbox, first, last)
-    assert loaded_tree(cli) == expected_tree(sandbox, first, last)
-    windows = cli.sql(
-        "SELECT DISTINCT _window_from, _window_to FROM datawiz.report_category_sales__table"
-    )
-    assert loaded_reports(cli) == expected_reports(sandbox, first, windows)
+    if "tables" in parts:
+        assert loaded_by_shop(cli) == expected_by_shop(sandbox, first, last)
+        assert loaded_tree(cli) == expected_tree(sandbox, first, last)
+    if "reports" in parts:
+        windows = cli.sql(
+            "SELECT DISTINCT _window_from, _window_to FROM datawiz.report_category_sales__table"
+        )
+        assert loaded_reports(cli) == expected_reports(sandbox, first, windows)
+        assert loaded_widgets(cli) == expected_widgets(sandbox, first)
 
 
 def test_multi_page_table_loads_exact_rows_with_credentials_on_api_hosts_only(
@@ -220,6 +267,9 @@ def test_check_then_run_schema_carries_the_column_types_and_titles(
     assert report["turnover_prev"]["data_type"] == "double"
     # the widget's own `date` field is kept apart from the day the source adds
     assert report["date__vendor"]["data_type"] == "date" and report["date"]["merge_key"]
+    chart = schema["tables"]["report_shop_card__chart"]["columns"]  # a widget in long form
+    assert chart["value"]["data_type"] == "double" and chart["position"]["data_type"] == "bigint"
+    assert chart["series"]["description"] == "Series name" and chart["_snapshot_of"]["merge_key"]
     assert cli.sql(
         "SELECT data_type FROM information_schema.columns "
         "WHERE table_schema = 'datawiz' AND table_name = 'sales_by_shop' AND column_name = 'date'"
@@ -249,7 +299,8 @@ def test_incremental_rerun_fetches_only_the_lookback_days_and_duplicates_nothing
     counts = cli.sql(
         "SELECT (SELECT count(*) FROM datawiz.sales_by_shop), "
         "(SELECT count(*) FROM datawiz.category_managers), "
-        "(SELECT count(*) FROM datawiz.report_shops_sales__table)"
+        "(SELECT count(*) FROM datawiz.report_shops_sales__table), "
+        "(SELECT count(*) FROM datawiz.report_shop_card__cards)"
     )
     for server in sandbox.datawiz.servers:
         server.reset_log()
@@ -270,11 +321,15 @@ def test_incremental_rerun_fetches_only_the_lookback_days_and_duplicates_nothing
         str(today - timedelta(days=2)),
         str(yesterday()),
     ]
+    weekly = [json.loads(r.body) for r in sandbox.datawiz.bi.seen("/shop-card/widgets/cards/")]
+    mondays = {str(d - timedelta(d.weekday())) for d in (today - timedelta(2), yesterday())}
+    assert sorted(b["date_range"]["from"] for b in weekly) == sorted(mondays)
     assert (
         cli.sql(
             "SELECT (SELECT count(*) FROM datawiz.sales_by_shop), "
             "(SELECT count(*) FROM datawiz.category_managers), "
-            "(SELECT count(*) FROM datawiz.report_shops_sales__table)"
+            "(SELECT count(*) FROM datawiz.report_shops_sales__table), "
+            "(SELECT count(*) FROM datawiz.report_shop_card__cards)"
         )
         == counts
     )
@@ -287,7 +342,8 @@ def test_late_correction_in_the_lookback_window_replaces_the_old_value(
     cli: Cli, sandbox: Sandbox
 ) -> None:
     dw = sandbox.datawiz
-    assert cli("run", "datawiz").code == 0
+    builder = {"SOURCES__DATAWIZ__REPORTS": "[]"}  # the builder's lookback
+    assert cli("run", "datawiz", extra_env=builder).code == 0
     day = yesterday() - timedelta(days=1)
     product = next(iter(dw.products))
     query = (
@@ -297,7 +353,7 @@ def test_late_correction_in_the_lookback_window_replaces_the_old_value(
     before = cli.sql(query)
     dw.correct(day, 2, product, dw.fact(day, 2, product)[1] + 1_000_000)  # +10,000.00
 
-    assert cli("run", "datawiz").code == 0  # lookback_days defaults to 3
+    assert cli("run", "datawiz", extra_env=builder).code == 0  # lookback_days defaults to 3
 
     after = cli.sql(query)
     assert len(after) == 1 and round(after[0][0] - before[0][0], 2) == 10_000.0
@@ -305,7 +361,9 @@ def test_late_correction_in_the_lookback_window_replaces_the_old_value(
 
 
 def test_backfill_loads_its_days_without_moving_the_cursor_back(cli: Cli, sandbox: Sandbox) -> None:
-    assert cli("run", "datawiz", extra_env=tables_env(SHOP_TABLE)).code == 0
+    incremental = [s for s in sim.EXAMPLE_REPORTS + EXAMPLE_WIDGETS if "interval" in s]
+    env = {**tables_env(SHOP_TABLE), "SOURCES__DATAWIZ__REPORTS": json.dumps(incremental)}
+    assert cli("run", "datawiz", extra_env=env).code == 0
     sandbox.datawiz.api.reset_log()
     start = sandbox.datawiz.first_day + timedelta(days=3)
 
@@ -318,7 +376,7 @@ def test_backfill_loads_its_days_without_moving_the_cursor_back(cli: Cli, sandbo
         str(start + timedelta(days=2)),
         "--summary-json",
         str(cli.tmp / "summary.json"),
-        extra_env=tables_env(SHOP_TABLE),
+        extra_env=env,
     )
 
     assert result.code == 0, result.output
@@ -360,25 +418,45 @@ def test_wrong_password_exits_3_and_prints_no_secret(cli: Cli, sandbox: Sandbox)
     assert not sandbox.datawiz.api.requests
 
 
-def run_in_dialect(cli: Cli, sandbox: Sandbox, case: str) -> None:
-    """A run of the example tables over nine days (chunks of 7 + 2 days, pages of 9
-    rows) with the simulator speaking `case`; every table must be exact."""
+# A case whose knobs only change the builder's answers loads the builder tables alone;
+# one whose knobs only change widget answers, the report widgets alone; others load all.
+ONLY = {
+    **dict.fromkeys(("day_key", "builder_host", "paging", "total_row"), ("tables",)),
+    **dict.fromkeys(("widget_shape", "series_shape", "tree_shape", "panel_shape"), ("reports",)),
+}
+# Knobs whose forms change incremental reading run a second, incremental load: the day
+# of a row (day_key) and total rows, counted but not loaded (total_row); and the default.
+RERUN = ("default", "day_key", "total_row")
+
+
+def run_in_dialect(cli: Cli, sandbox: Sandbox, case: str) -> tuple[dict, tuple[str, ...]]:
+    """A run of the example tables and widgets over nine days (chunks of 7 + 2 days,
+    pages of 9 rows) with the simulator speaking `case`; every table must be exact.
+    Returns the run's settings and which parts it loaded."""
     sandbox.apply_dialect("datawiz", case)
-    result = cli("run", "datawiz", extra_env=NINE_DAYS)
+    scopes = {ONLY.get(item.split("=")[0]) for item in case.split(",")}
+    parts = scopes.pop() if len(scopes) == 1 and None not in scopes else ("tables", "reports")
+    env = dict(NINE_DAYS)
+    if parts != ("tables", "reports"):
+        env[f"SOURCES__DATAWIZ__{'REPORTS' if parts == ('tables',) else 'TABLES'}"] = "[]"
+    result = cli("run", "datawiz", extra_env=env)
     assert result.code == 0, result.output
-    assert_ground_truth(cli, sandbox, yesterday() - timedelta(days=8))
+    assert_ground_truth(cli, sandbox, yesterday() - timedelta(days=8), parts)
+    return env, parts
 
 
 @pytest.mark.parametrize("case", dialect_cases(sim.DatawizSim))
 def test_every_dialect_loads_exactly_the_ground_truth_full_and_incremental(
     cli: Cli, sandbox: Sandbox, case: str
 ) -> None:
-    run_in_dialect(cli, sandbox, case)
+    env, parts = run_in_dialect(cli, sandbox, case)
+    if case.split("=")[0] not in RERUN:
+        return
 
-    again = cli("run", "datawiz", extra_env=NINE_DAYS)
+    again = cli("run", "datawiz", extra_env=env)
 
     assert again.code == 0, again.output
-    assert_ground_truth(cli, sandbox, yesterday() - timedelta(days=8))
+    assert_ground_truth(cli, sandbox, yesterday() - timedelta(days=8), parts)
 
 
 @pytest.mark.slow
@@ -600,3 +678,67 @@ def test_a_snapshot_widget_that_fails_keeps_its_last_good_snapshot(
     [line] = [x for x in failed.stderr.splitlines() if x.startswith("error:")]
     assert "report_products-sales__table" in line and "HTTP 503" in line
     assert cli.sql(query) == loaded
+
+
+def test_a_widget_value_the_reader_cannot_place_fails_that_widget_and_holds_its_cursor(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    """Every chart, tree and card answer carries a list where a value belongs: each
+    widget fails on one line and loads nothing; the builder table loads all the same."""
+    dw = sandbox.datawiz
+    dw.odd_value = True
+    env = {
+        **tables_env(SHOP_TABLE),
+        "SOURCES__DATAWIZ__REPORTS": json.dumps(EXAMPLE_WIDGETS),
+        "SOURCES__DATAWIZ__START_DATE": str(yesterday()),
+    }
+
+    result = cli("run", "datawiz", "--summary-json", str(cli.tmp / "summary.json"), extra_env=env)
+
+    assert result.code == 1, result.output
+    errors = error_lines(result)
+    assert len(errors) == len(EXAMPLE_WIDGETS) == dw.odd_values, result.stderr
+    for spec in EXAMPLE_WIDGETS:
+        table = f"report_{spec['report']}__{spec['widget']}"
+        [line] = [e for e in errors if f"{table}:" in e]
+        assert "holds a list, not a value" in line and "/data/" in line, line
+    assert data_tables(cli, "datawiz") == {"sales_by_shop": len(sim.SHOPS)}
+    cursors = summary(cli)["cursors_after"]
+    assert cursors["sales_by_shop.next_day"] == str(yesterday() + timedelta(1))
+    assert "report_shop-card__cards.next_day" not in cursors
+
+
+def test_every_documented_widget_has_a_reader_and_chart_builder_tables_are_refused() -> None:
+    """Checked when the settings are read, never after the run has started."""
+    kinds = {
+        parse_reports([{"report": r, "widget": w, "metrics": ["turnover"]}])[0].kind
+        for r, widgets in REPORT_WIDGETS.items()
+        for w in widgets
+    }
+    assert kinds == {payloads.TABLE, payloads.SERIES, payloads.TREE, payloads.PANEL}
+    with pytest.raises(ConfigError, match="same query drawn as a chart"):
+        parse_tables([{**SHOP_TABLE, "dtype": "chart"}])
+    with pytest.raises(ConfigError, match="'pie' is not table or chart"):
+        parse_tables([{**SHOP_TABLE, "dtype": "pie"}])
+    assert parse_tables([{**SHOP_TABLE, "dtype": "table"}])[0].name == "sales_by_shop"
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer", "says"),
+    [
+        (payloads.SERIES, {"chart": {"x": [1]}}, "a series answer"),
+        (payloads.SERIES, {"labels": ["a", "b"], "datasets": [{"data": [1]}]}, "announced 2"),
+        (payloads.SERIES, [{"x": "a", "y": 1, "z": 2}], "values in ['z']"),
+        (payloads.SERIES, {"count": 3, "next": None, "results": [{"x": "a", "y": 1}]}, "sent 1"),
+        (payloads.TREE, [{"id": "b", "parent": "a", "turnover": 1}], "do not lead to a top"),
+        (payloads.TREE, [{"turnover": 1}], "neither key nor name"),
+        (payloads.PANEL, [{"name": "turnover"}], "no key or no value"),
+        (payloads.PANEL, "12.5", "a key-value answer"),
+    ],
+)
+def test_the_widget_reader_refuses_what_it_cannot_place_with_one_line(
+    kind: str, answer: object, says: str
+) -> None:
+    with pytest.raises(MalformedResponse, match=re.escape(says)) as raised:
+        payloads.read(answer, kind, "POST /api/report/reports/r/widgets/w/data/")
+    assert "\n" not in raised.value.line() and "/widgets/w/data/" in raised.value.line()

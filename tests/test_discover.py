@@ -10,7 +10,8 @@ import pytest
 from sandbox import Sandbox
 from sandbox.kissmetrics import REPORTS
 from sandbox.quantive_reads import GROUP_IDS
-from sources.datawiz.queries import DIMENSIONS, REPORT_WIDGETS
+from sources.datawiz.payloads import KINDS
+from sources.datawiz.queries import DIMENSIONS, REPORT_WIDGETS, parse_reports
 from tests.conftest import Cli
 
 
@@ -56,6 +57,11 @@ def test_datawiz_lists_the_docs_reports_dimensions_and_metrics(cli: Cli) -> None
     for report, widgets in REPORT_WIDGETS.items():
         assert report in listing and all(w in listing for w in widgets)
     assert all(key in listing for key in DIMENSIONS)
+    # every widget with what it draws; the snippet's widgets pass the configuration check
+    for widget, kind in KINDS.items():
+        cells = ([c.strip() for c in line.split("|")][:2] for line in listing.splitlines())
+        assert [widget, kind] in cells
+    assert {spec.kind for spec in parse_reports(config["reports"])} == {"table", "series"}
 
 
 @pytest.mark.parametrize("source", ["kissmetrics", "holistics"])

@@ -77,6 +77,8 @@ def _datawiz_counts(sandbox: Sandbox) -> dict[str, int]:
         "sales_by_shop": days * len(dw_sim.SHOPS),
         "category_managers": days * (1 + 3 + 6),  # day → manager → category, expanded
         "report_shops_sales__table": days * len(dw_sim.SHOPS),
+        # the chart, weekly cards, info panel and treemap (sandbox/datawiz_widgets.py)
+        **sandbox.datawiz.example_widget_counts(sandbox.datawiz.first_day, _yesterday()),
     }
 
 

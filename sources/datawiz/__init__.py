@@ -2,8 +2,9 @@
 
 Tables: one per entry of `tables` (its `name`), one row per row of the builder's answer
 (tree answers flattened, with `parent_key` and `level`), and `report_<report>__<widget>`
-per entry of `reports` (in dlt's snake_case, e.g. `report_shops_sales__table`).
-Column types and descriptions come from the answer's `columns` metadata.
+per entry of `reports` (in dlt's snake_case, e.g. `report_shops_sales__table`): a table
+widget's rows, or any other widget's values in one long form (payloads.py: charts,
+trees, cards). Column types and descriptions come from the answer's `columns` metadata.
 
 Incremental by day: a builder table groups by `day_month_year` first (the source adds
 it unless the table sets `incremental = false`) and keeps, in resource state, `cursors.next_day`:
@@ -421,7 +422,9 @@ def report_resource(
 
         def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
             body = spec.body(*span_of(window))
-            return client.widget_pages(http, config, spec.report, spec.widget, body, spec.table)
+            return client.widget_pages(
+                http, config, spec.report, spec.widget, body, spec.table, spec.kind
+            )
 
         def frame(page: client.Page, window: Window) -> Framed:
             first, last = span_of(window)

@@ -24,9 +24,9 @@ engineer (docs/vendor-assumptions.md has the doc lines):
   `page_size` and `limit`); with `count` and the first page's length known, the
   remaining page/offset URLs are generated and fetched concurrently, else `next` is
   followed. A `next` link or a page that repeats an earlier one is an error.
-- A widget (or builder) answer is `{dataSource, columns}`, maybe inside DRF's `results`
-  (a dict, or the rows as a list) and maybe paged with `next` like the builder; anything
-  else (a chart's answer) fails its part naming what came.
+- A table widget's (or the builder's) answer is `{dataSource, columns}`, maybe inside
+  DRF's `results` (a dict, or the rows as a list) and maybe paged with `next` like the
+  builder; any other widget's answer is read by payloads.py.
 - `expires_in` is seconds (renewed 10% (at most 60 s) before it runs out; without it
   the token lives until a 401); `token_type` is used in any casing (sources/common/oauth)."""
 
@@ -47,6 +47,7 @@ from sources.common.http import HttpPolicy, VendorHttp, describe_plain, origin_o
 from sources.common.jobs import fan_in
 from sources.common.oauth import OAuth2Auth, PasswordGrant
 from sources.common.stats import stats_for
+from sources.datawiz import payloads
 
 log = logging.getLogger("sources.datawiz")
 SOURCE = "datawiz"
@@ -173,8 +174,7 @@ def _page(body: Any, endpoint: str) -> tuple[Page, str | None]:
             )
     else:
         raise unreadable(
-            "an answer without rows (dataSource or results, a list of objects); "
-            "a chart widget's answer is not tabular",
+            "an answer without rows (dataSource or results, a list of objects)",
             body,
             source=SOURCE,
             endpoint=endpoint,
@@ -314,11 +314,21 @@ def page_urls(next_url: str, count: int | None, page_rows: int) -> list[str] | N
 
 
 async def widget_pages(
-    http: VendorHttp, config: DatawizConfig, report: str, widget: str, body: dict, what: str
+    http: VendorHttp,
+    config: DatawizConfig,
+    report: str,
+    widget: str,
+    body: dict,
+    what: str,
+    kind: str = payloads.TABLE,
 ) -> AsyncIterator[Page]:
+    """A table widget's pages; any other widget's one answer in long form (payloads.py)."""
     path = f"/api/report/reports/{report}/widgets/{widget}/data/"
     endpoint = f"POST {path}"
     answer = await _post_query(http, f"{config.bi_url}{path}", body, what)
+    if kind != payloads.TABLE:
+        yield Page(payloads.read(answer, kind, endpoint), payloads.columns(kind))
+        return
     page, next_url = _page(answer, endpoint)
     guard = RepeatGuard("the widget's pages", source=SOURCE, endpoint=endpoint)
     guard.seen("page 1", [identity(page.rows)])

@@ -18,6 +18,7 @@ from typing import Any
 import pendulum
 
 from sources.common.errors import ConfigError, config_key_help
+from sources.datawiz.payloads import KINDS, TABLE
 
 SOURCE = "datawiz"
 DAY = "day_month_year"
@@ -144,7 +145,13 @@ _TABLE_KEYS = frozenset(
         "incremental",
         "date_range",
         "prev_date_range",
+        "dtype",
     }
+)
+# RenderOption `dtype` (doc: "possible dtype_key: `table`, `chart`"): why not chart
+CHART_DTYPE = (
+    "dtype chart asks the builder for the same query drawn as a chart, whose numbers are "
+    "the table's: leave dtype out (table) to load them"
 )
 _REPORT_KEYS = frozenset(
     {"report", "widget", "metrics", "group_by_level", "week_day", "interval", *REPORT_ID_LISTS}
@@ -207,6 +214,7 @@ class ReportSpec:
     widget: str
     metrics: tuple[str, ...]
     filters: dict[str, Any] = field(default_factory=dict)
+    kind: str = TABLE  # what the widget draws: payloads.KINDS
 
     @property
     def table(self) -> str:
@@ -259,6 +267,10 @@ def _table(index: int, item: dict[str, Any]) -> TableSpec:
     _known_keys(where, item, _TABLE_KEYS, "tables")
     if name.startswith("report_"):
         raise _error(where, "names starting with report_ are kept for report widgets", "tables")
+    dtype = item.get("dtype", "table")
+    if dtype != "table":
+        why = CHART_DTYPE if dtype == "chart" else f"dtype {dtype!r} is not table or chart"
+        raise _error(where, why, "tables")
     metrics = tuple(_metric(where, m) for m in _list(where, "aggregate", item.get("aggregate")))
     if not metrics:
         raise _error(where, "aggregate needs at least one metric key", "tables")
@@ -326,6 +338,8 @@ def _report(index: int, item: dict[str, Any]) -> ReportSpec:
         )
     where = f"reports[{index}] ({report}/{widget})"
     _known_keys(where, item, _REPORT_KEYS, "reports")
+    if widget not in KINDS:  # a widget the doc lists that no reader of payloads.py takes
+        raise _error(where, f"no reader for widget {widget} yet; please report it", "reports")
     metrics = tuple(_metric(where, m) for m in _list(where, "metrics", item.get("metrics")))
     if not metrics:
         raise _error(where, "metrics needs at least one metric key", "reports")
@@ -350,7 +364,7 @@ def _report(index: int, item: dict[str, Any]) -> ReportSpec:
                 "reports",
             )
         filters["interval"] = interval
-    return ReportSpec(report, widget, metrics, filters)
+    return ReportSpec(report, widget, metrics, filters, KINDS[widget])
 
 
 # -- small checks -------------------------------------------------------------------------

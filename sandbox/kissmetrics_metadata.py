@@ -10,9 +10,10 @@ to the second (the product id of the doc's run example, l. 98), the others to th
 Knobs (`DIALECTS`, default first): `hal_links` — `array` (the doc's
 `links: [{rel, href, …}]`), `object` (HAL's `_links: {rel: {href, …}}`), `embedded`
 (`_links`, with the product and the account embedded under `_embedded` instead of
-linked and without the `product_id`/`account_id` fields); `core_item` — a single object answers `bare` (like a list item) or `wrapped` in
-`{meta, data, links}` like every query-API answer. Tests delete reports with
-`deleted_reports` (gone from the list, 404 for their details)."""
+linked, and no `product_id`/`account_id` fields); `core_item` — a single object answers
+`bare` (like a list item) or `wrapped` in `{meta, data, links}` like every query-API
+answer. Tests delete reports with `deleted_reports` (gone from the list, 404 for their
+details)."""
 
 from __future__ import annotations
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pendulum
 import pytest
 
 from sandbox import Sandbox, dialect_cases, dialect_matrix
 from sandbox.kissmetrics import REPORTS, KissmetricsSim
+from sandbox.kissmetrics_metadata import MOBILE_PRODUCT_ID, PRODUCTS
 from sources.common.errors import MalformedResponse
 from sources.common.windows import Window
 from sources.kissmetrics import column_names, make_config
@@ -57,6 +58,26 @@ def assert_exact(cli: Cli, sandbox: Sandbox, reports=tuple(TABLES)) -> None:
         assert loaded(cli, report, width) == expected, report
 
 
+def assert_metadata_exact(cli: Cli, sandbox: Sandbox) -> None:
+    """`reports`, `products`, `accounts` and `report_details` hold what the simulator lists
+    now, nothing more (a deleted object leaves its table)."""
+    km = sandbox.kissmetrics
+    expected = km.metadata_truth()
+    assert sorted(cli.sql("SELECT id FROM kissmetrics.reports")) == sorted(
+        (r.id,) for r in km.listed()
+    )
+    assert sorted(cli.sql("SELECT id, name FROM kissmetrics.products")) == expected["products"]
+    assert cli.sql("SELECT id, name FROM kissmetrics.accounts") == expected["accounts"]
+    details = cli.sql("SELECT id, name, description FROM kissmetrics.report_details")
+    assert sorted(details) == expected["report_details"]
+
+
+def runs_loaded(cli: Cli) -> list[tuple]:
+    """`report_runs` as (report id, window start in UTC, export link, rows)."""
+    rows = cli.sql("SELECT report_id, _window_start, export_url, rows FROM kissmetrics.report_runs")
+    return sorted((rid, start.astimezone(UTC), export, n) for rid, start, export, n in rows)
+
+
 def summary(cli: Cli) -> dict:
     return json.loads((cli.tmp / "summary.json").read_text())["sources"][0]
 
@@ -75,7 +96,8 @@ def test_full_load_matches_ground_truth_in_every_dialect(
 
     assert result.code == 0, result.output
     assert_exact(cli, sandbox)
-    assert cli.sql("SELECT count(*) FROM kissmetrics.reports") == [(len(REPORTS),)]
+    assert_metadata_exact(cli, sandbox)
+    assert runs_loaded(cli) == sandbox.kissmetrics.runs_truth()  # each window's export link
     stats = summary(cli)
     assert stats["status"] == "ok"
     assert stats["tables"]["report_signups_by_channel"] == 200
@@ -106,26 +128,9 @@ def test_the_date_form_the_host_takes_is_found_once_and_remembered(
     assert_exact(cli, sandbox)
 
 
-def test_rerun_asks_only_for_the_lookback_window_and_duplicates_nothing(
+def test_rerun_asks_only_for_the_lookback_window_and_brings_late_rows_and_corrections(
     cli: Cli, sandbox: Sandbox
 ) -> None:
-    assert cli("run", "kissmetrics", extra_env=DAILY).code == 0
-    today = pendulum.today("UTC")
-    sandbox.kissmetrics.query.reset_log()
-
-    second = cli("run", "kissmetrics", extra_env=DAILY)
-
-    assert second.code == 0, second.output
-    starts = {
-        pendulum.parse(json.loads(r.body)["start_date"])
-        for r in sandbox.kissmetrics.query.seen("/run")
-    }
-    # cursor = today 00:00 (last complete day); lookback 1 day → yesterday and today only
-    assert starts == {today.subtract(days=1), today}
-    assert_exact(cli, sandbox)
-
-
-def test_late_rows_and_corrections_arrive_on_the_next_run(cli: Cli, sandbox: Sandbox) -> None:
     assert cli("run", "kissmetrics", extra_env=DAILY).code == 0
     km = sandbox.kissmetrics
     data = km.report("Signups by Channel")
@@ -139,13 +144,20 @@ def test_late_rows_and_corrections_arrive_on_the_next_run(cli: Cli, sandbox: San
         yesterday,
         [999_999, "late@example.com", "email", yesterday.isoformat(), 1.5],
     )
+    km.query.reset_log()
 
-    assert cli("run", "kissmetrics", extra_env=DAILY).code == 0
+    second = cli("run", "kissmetrics", extra_env=DAILY)
 
-    assert_exact(cli, sandbox)
+    assert second.code == 0, second.output
+    starts = {pendulum.parse(json.loads(r.body)["start_date"]) for r in km.query.seen("/run")}
+    # cursor = today 00:00 (last complete day); lookback 1 day → yesterday and today only
+    today = pendulum.today("UTC")
+    assert starts == {today.subtract(days=1), today}
+    assert_exact(cli, sandbox)  # the late row once, the correction in place, nothing doubled
     assert cli.sql(
         f"SELECT revenue FROM kissmetrics.report_signups_by_channel WHERE identity = {corrected[0]}"
     ) == [(12345.67,)]
+    assert runs_loaded(cli) == km.runs_truth()  # re-fetched windows: rows counted anew
 
 
 def test_results_pages_are_fetched_by_offset_page_concurrency_at_a_time(
@@ -241,11 +253,9 @@ def test_wrong_token_exits_3_and_prints_no_secret(cli: Cli, sandbox: Sandbox) ->
     assert wrong not in (cli.tmp / "summary.json").read_text()
 
 
-@pytest.mark.parametrize("fault", ["html_bodies", "truncated_bodies"])
-def test_malformed_body_fails_with_one_line_and_a_rerun_heals(
-    cli: Cli, sandbox: Sandbox, fault: str
-) -> None:
-    setattr(sandbox.kissmetrics.api.faults, fault, 1)  # the reports list
+def test_malformed_body_fails_with_one_line_and_a_rerun_heals(cli: Cli, sandbox: Sandbox) -> None:
+    # an HTML page; a body cut short takes the same path (parse_json) and is a test_faults cell
+    sandbox.kissmetrics.api.faults.html_bodies = 1  # the reports list
 
     failed = cli("run", "kissmetrics")
 
@@ -299,12 +309,16 @@ def test_backfill_loads_its_window_without_moving_the_cursor_back(
     assert_exact(cli, sandbox)
 
 
-def test_unknown_report_id_is_a_configuration_error(cli: Cli) -> None:
-    result = cli(
-        "run", "kissmetrics", extra_env={"SOURCES__KISSMETRICS__REPORT_IDS": '["no-such-report"]'}
-    )
-    assert result.code == 2
-    assert "no-such-report" in result.stderr and "report_ids" in result.stderr
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [("REPORT_IDS", "no-such-report", "the account has"), ("PRODUCT_IDS", "no-such", "404")],
+)
+def test_an_unknown_report_or_product_id_is_a_configuration_error(
+    cli: Cli, key: str, value: str, why: str
+) -> None:
+    result = cli("run", "kissmetrics", extra_env={f"SOURCES__KISSMETRICS__{key}": f'["{value}"]'})
+    assert result.code == 2, result.output
+    assert value in result.stderr and key.lower() in result.stderr and why in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -480,3 +494,68 @@ def test_a_renamed_report_keeps_loading_into_its_table(cli: Cli, sandbox: Sandbo
     assert cli.sql(
         f"SELECT name, results_table FROM kissmetrics.reports WHERE id = '{report.id}'"
     ) == [("Signups (all channels)", "report_signups_by_channel")]
+
+
+def test_product_ids_pick_reports_by_their_product_and_report_details_can_be_switched_off(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    km = sandbox.kissmetrics
+    mobile = [r for r in REPORTS if km.product_of(r.id) == MOBILE_PRODUCT_ID]
+    settings = {
+        "SOURCES__KISSMETRICS__PRODUCT_IDS": json.dumps([MOBILE_PRODUCT_ID]),
+        "SOURCES__KISSMETRICS__REPORT_DETAILS": "false",
+    }
+
+    result = cli("run", "kissmetrics", extra_env=settings)
+
+    assert result.code == 0, result.output
+    # the list takes no product filter: the source asks only the product's reports to run
+    ran = {r.path.split("/reports/")[1].split("/")[0] for r in km.query.seen("/run", "POST")}
+    assert ran == {r.id for r in mobile}
+    assert [r.path for r in km.api.seen("/core/products/")] == [
+        f"/core/products/{MOBILE_PRODUCT_ID}"
+    ]
+    assert sorted(cli.sql("SELECT id FROM kissmetrics.reports")) == [(r.id,) for r in mobile]
+    assert cli.sql("SELECT id, name FROM kissmetrics.products") == [
+        (MOBILE_PRODUCT_ID, PRODUCTS[MOBILE_PRODUCT_ID])
+    ]
+    assert_exact(cli, sandbox, reports=[r.name for r in mobile])
+    assert {rid for rid, *_ in runs_loaded(cli)} == {r.id for r in mobile}
+    tables = {
+        name
+        for (name,) in cli.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kissmetrics'"
+        )
+    }
+    assert "report_signups_by_channel" not in tables
+    # report_details = false: no Report Details asked for, no table
+    assert not km.api.seen("/core/reports/") and "report_details" not in tables
+
+
+def test_deleted_reports_leave_the_metadata_and_a_failed_read_keeps_the_last_snapshot(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    assert cli("run", "kissmetrics").code == 0
+    km = sandbox.kissmetrics
+    products = sorted(cli.sql("SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM kissmetrics.products"))
+    gone = next(r for r in REPORTS if r.name == "Revenue per Person")
+    kept = sorted(cli.sql("SELECT * FROM kissmetrics.report_revenue_per_person"), key=repr)
+    km.deleted_reports = {gone.id}
+    km.api.faults.path = "/core/products/"
+    km.api.faults.error_burst = 100  # every product read fails, retries and all
+
+    second = cli("run", "kissmetrics")
+
+    assert second.code == 1, second.output
+    errors = error_lines(second)
+    assert len(errors) == 1 and errors[0].startswith("error: kissmetrics: products: GET /core/pro")
+    # the products part failed: its last snapshot stays whole
+    after = sorted(cli.sql("SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM kissmetrics.products"))
+    assert after == products
+    # the deleted report left `reports` and `report_details`; its results stay as loaded
+    listed = sorted(cli.sql("SELECT id FROM kissmetrics.reports"))
+    assert listed == sorted((r.id,) for r in REPORTS if r is not gone)
+    details = cli.sql("SELECT id, name, description FROM kissmetrics.report_details")
+    assert sorted(details) == km.metadata_truth()["report_details"]
+    assert sorted(cli.sql("SELECT * FROM kissmetrics.report_revenue_per_person"), key=repr) == kept
+    assert_exact(cli, sandbox, reports=("Signups by Channel", "Active People"))

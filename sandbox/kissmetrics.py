@@ -1,7 +1,8 @@
 """Kissmetrics simulator, after vendor-docs/kissmetrics-api.md.
 
-Two hosts, as the real service has: the core API (`/core/reports`, HAL `links`) and the
-query API (`POST …/run` → 202 + `Location` to the status URL; status 200 with
+Two hosts, as the real service has: the core API (`/core/reports`, HAL `links`; Report
+Details, products and the account in `sandbox/kissmetrics_metadata.py`) and the query
+API (`POST …/run` → 202 + `Location` to the status URL; status 200 with
 `completed: false, progress` until the job's latency has passed, then 201 + `Location`
 to the results; results paged with `limit`/`offset`, `pagination.total` and a `next`
 link, rows as positional arrays). Bearer auth on every request of both hosts.
@@ -24,7 +25,9 @@ and/or a `query-status` link), `status_done` (201 + Location as documented, or t
 results only in a `query-results` link), `reports_list` (bare array as documented,
 `{data: [...]}` like every other answer, or that paged), `result_rows` (positional
 arrays or objects), `pagination` (present or absent) and `page_limit` (the host pages
-by its own size whatever `limit` asks). Faults no reading of the doc allows:
+by its own size whatever `limit` asks), plus `hal_links` and `core_item`
+(sandbox/kissmetrics_metadata.py). A query's id derives from its report and window start,
+so a window run again gets the same links. Faults no reading of the doc allows:
 `ignore_offset`, `total_skew`, `unknown_shape`."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ the vendor speaks is logged once per session (`Client.note`):
   HTTP 201 or `data.completed: true`; the results URL is the `Location` header, else the
   body's `query-results` link.
 - The reports list: a bare array (doc), or `{data: [...]}` like every other answer, paged
-  by `limit`/`offset` when it carries `pagination`.
+  by `limit`/`offset` when it carries `pagination`. Links in any HAL form (`hal`).
 - Results rows: positional arrays (doc) or objects; `pagination` may be missing (then we
   walk by offset until a short page) and the host may page by its own size.
 - Error bodies are `{"meta": {"status", "message"}}`; we show `message` when present.

@@ -13,7 +13,7 @@ from sources.kissmetrics.client import SOURCE, KissmetricsConfig
 async def discover(config: KissmetricsConfig) -> Discovery:
     async with client.session(config) as http:
         reports = await client.Client(http, config).list_reports()
-        linked = metadata.linked(reports, "product", config.api_url)
+        linked = metadata.linked(reports, rel="product", api_url=config.api_url)
         products, _ = await metadata.read(http, linked, "product", config.page_concurrency)
     product_of = {str(r["id"]): hal.related_id(r, "product") for r in reports}
     rows = [

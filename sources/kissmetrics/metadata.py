@@ -18,7 +18,8 @@ each run reads them all: one call per report, product and account."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import dlt
@@ -50,18 +51,23 @@ def snapshot(table: str, objects: list[dict[str, Any]]) -> Any:
     return [with_fields(item, {SNAPSHOT_KEY: table}) for item in objects]
 
 
-def linked(reports: list[dict[str, Any]], rel: str, api_url: str) -> Targets:
-    """The objects the reports link to with `rel`, each once, in the reports' order."""
+def linked(
+    reports: list[dict[str, Any]], *, rel: str, api_url: str, extra: Sequence[str] = ()
+) -> Targets:
+    """The objects the reports link to with `rel`, each once, in the reports' order, then
+    the `extra` ids (configured `product_ids`) on the doc's path."""
     found: Targets = {}
     for report in reports:
         href = hal.related_href(report, rel)
         ident = hal.related_id(report, rel) or (hal.last_segment(href) if href else None)
         if ident and ident not in found:
             found[ident] = href or f"{api_url}/core/{rel}s/{ident}"
+    for ident in extra:
+        found.setdefault(ident, f"{api_url}/core/{rel}s/{ident}")
     return found
 
 
-def details_of(reports: list[dict[str, Any]], api_url: str) -> Targets:
+def details_of(reports: list[dict[str, Any]], *, api_url: str) -> Targets:
     """Each report's Report Details: its `self` link, else the path that link has."""
     return {
         str(r["id"]): hal.link_href(r, "self") or f"{api_url}/core/reports/{r['id']}"
@@ -142,19 +148,21 @@ def resources(
 ) -> list[DltResource]:
     """`products` and `accounts`, and `report_details` unless switched off: transformers
     of the reports list, each a snapshot table of the objects it links to."""
-    built = []
-    for table, rel in LINKED.items():
-        extra = product_ids if rel == "product" else []
-
-        def targets(listed: list[dict[str, Any]], rel: str = rel, extra: list = extra) -> Targets:
-            found = linked(listed, rel, config.api_url)
-            for ident in extra:
-                found.setdefault(ident, f"{config.api_url}/core/{rel}s/{ident}")
-            return found
-
-        built.append(transformer(reports, table, rel, targets, config, workers))
+    api_url = config.api_url
+    extra = {"product": product_ids}  # configured ids read even when no report names them
+    built = [
+        transformer(
+            reports,
+            table,
+            rel,
+            partial(linked, rel=rel, api_url=api_url, extra=extra.get(rel, ())),
+            config,
+            workers,
+        )
+        for table, rel in LINKED.items()
+    ]
     if details:
-        targets = lambda listed: details_of(listed, config.api_url)  # noqa: E731
+        targets = partial(details_of, api_url=api_url)
         built.append(transformer(reports, "report_details", "report", targets, config, workers))
     return built
 

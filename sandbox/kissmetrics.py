@@ -1,7 +1,8 @@
 """Kissmetrics simulator, after vendor-docs/kissmetrics-api.md.
 
-Two hosts, as the real service has: the core API (`/core/reports`, HAL `links`) and the
-query API (`POST …/run` → 202 + `Location` to the status URL; status 200 with
+Two hosts, as the real service has: the core API (`/core/reports`, HAL `links`; Report
+Details, products and the account in `sandbox/kissmetrics_metadata.py`) and the query
+API (`POST …/run` → 202 + `Location` to the status URL; status 200 with
 `completed: false, progress` until the job's latency has passed, then 201 + `Location`
 to the results; results paged with `limit`/`offset`, `pagination.total` and a `next`
 link, rows as positional arrays). Bearer auth on every request of both hosts.
@@ -24,7 +25,9 @@ and/or a `query-status` link), `status_done` (201 + Location as documented, or t
 results only in a `query-results` link), `reports_list` (bare array as documented,
 `{data: [...]}` like every other answer, or that paged), `result_rows` (positional
 arrays or objects), `pagination` (present or absent) and `page_limit` (the host pages
-by its own size whatever `limit` asks). Faults no reading of the doc allows:
+by its own size whatever `limit` asks), plus `hal_links` and `core_item`
+(sandbox/kissmetrics_metadata.py). A query's id derives from its report and window start,
+so a window run again gets the same links. Faults no reading of the doc allows:
 `ignore_offset`, `total_skew`, `unknown_shape`."""
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from sandbox.kissmetrics_metadata import CoreMetadata
+from sandbox.kissmetrics_metadata import error as _error
+from sandbox.kissmetrics_metadata import link as _link
 from sandbox.server import Reply, Request, VendorServer
 
 TOKEN = "km-sandbox-token-7f3a9c2e51d04b8a"
-ACCOUNT_ID = "51cc9c30-0edf-0131-ead3-12313b0d181e"
-PRODUCT_ID = "6c921840-0edf-0131-ead4-12313b0d181e"
+QUERY_IDS = uuid.UUID("0b5e8a52-4c1d-4f6e-9a3b-6d2c1e7f8a90")  # namespace of query ids
 MAX_LIMIT = 10_000
 OWN_PAGE_SIZE = 20  # `page_limit=own_size`: the host's page size, whatever `limit` asks
 REPORTS_PAGE_SIZE = 2  # `reports_list=paged`: reports per page
@@ -111,6 +116,7 @@ class Query:
     created: float
     latency: float
     never_completes: bool
+    total: int | None = None  # rows its results had when last served
 
 
 @dataclass
@@ -165,7 +171,7 @@ class ReportData:
         return [self.row(i) for i in range(self.n)] + [row for _, row in self.late]
 
 
-class KissmetricsSim:
+class KissmetricsSim(CoreMetadata):
     name = "kissmetrics"
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
         "run_dates": ("iso", "unix"),
@@ -176,6 +182,7 @@ class KissmetricsSim:
         "result_rows": ("arrays", "objects"),
         "pagination": ("present", "absent"),
         "page_limit": ("honoured", "own_size"),
+        **CoreMetadata.DIALECTS,
     }
 
     def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
@@ -199,6 +206,7 @@ class KissmetricsSim:
         self.total_skew = 0  # added to `pagination.total`
         self.unknown_shape: set[str] = set()  # report ids whose results `data` is an object
         self.renamed: dict[str, str] = {}  # report id → the name the list gives it now
+        self.deleted_reports: set[str] = set()
         self.queries: dict[str, Query] = {}
         self._lock = threading.Lock()
         self._routes()
@@ -240,7 +248,7 @@ class KissmetricsSim:
 
     def _routes(self) -> None:
         self.api.route("GET", r"/core/reports", self._authed(self._list_reports))
-        self.api.route("GET", r"/core/reports/(?P<rid>[^/]+)", self._authed(self._get_report))
+        self._metadata_routes()
         self.api.route("POST", r"/query/reports/(?P<rid>[^/]+)/run", self._authed(self._run))
         self.query.route(
             "POST",
@@ -258,38 +266,8 @@ class KissmetricsSim:
 
         return wrapped
 
-    def _run_link(self, report: ReportDef) -> list[dict[str, Any]]:
-        if self.run_link == "absent":
-            return []
-        if self.run_link == "api":  # as in the doc's reports list example
-            href = f"{self.api.base_url}/query/reports/{report.id}/run"
-        else:  # as in the doc's run example
-            href = f"{self.query.base_url}/v2/products/{PRODUCT_ID}/reports/{report.id}/run"
-        return [_link(href, "run", "Run Report")]
-
-    def _report_json(self, report: ReportDef) -> dict[str, Any]:
-        api = self.api.base_url
-        body: dict[str, Any] = {
-            "links": [
-                _link(f"{api}/core/reports/{report.id}", "self", "Self"),
-                *self._run_link(report),
-                _link(f"{api}/core/products/{PRODUCT_ID}", "product", "Product"),
-                _link(f"{api}/core/accounts/{ACCOUNT_ID}", "account", "Account"),
-            ],
-            "created_at": "2013-12-18T19:27:43+00:00",
-            "name": self.renamed.get(report.id, report.name),
-            "report_type": report.report_type,
-            "account_id": ACCOUNT_ID,
-            "product_id": PRODUCT_ID,
-            "id": report.id,
-        }
-        columns = self.data[report.id].columns()
-        if columns:
-            body["columns"] = columns
-        return body
-
     def _list_reports(self, request: Request) -> Reply:
-        reports = [self._report_json(d.report) for d in self.data.values()]
+        reports = [self._report_json(report) for report in self.listed()]
         if self.reports_list == "array":
             return Reply.json(reports)
         base = f"{self.api.base_url}/core/reports"
@@ -310,11 +288,6 @@ class KissmetricsSim:
             }
         )
 
-    def _get_report(self, request: Request, rid: str) -> Reply:
-        if rid not in self.data:
-            return _error(404, f"report {rid} not found")
-        return Reply.json(self._report_json(self.data[rid].report))
-
     def _dates(self, body: Any) -> tuple[datetime, datetime]:
         """The run's start and end in the `run_dates` form; ValueError names what it wants."""
         try:
@@ -333,8 +306,8 @@ class KissmetricsSim:
             raise ValueError("start_date and end_date need offsets")
         return parsed
 
-    def _run(self, request: Request, rid: str, pid: str = PRODUCT_ID) -> Reply:
-        if rid not in self.data:
+    def _run(self, request: Request, rid: str, pid: str | None = None) -> Reply:
+        if rid not in self.data or pid not in (None, self.product_of(rid)):
             return _error(404, f"report {rid} not found")
         try:
             start, end = self._dates(request.json())
@@ -342,7 +315,8 @@ class KissmetricsSim:
             return _error(400, str(exc))
         if end < start:
             return _error(400, "end_date before start_date")
-        qid = str(uuid.uuid4())
+        # the same window of a report gets the same query id, so its links are stable
+        qid = str(uuid.uuid5(QUERY_IDS, f"{rid}:{start.astimezone(UTC).isoformat()}"))
         with self._lock:
             self.queries[qid] = Query(
                 self.data[rid].report,
@@ -410,7 +384,7 @@ class KissmetricsSim:
         lo, hi = query.start.astimezone(UTC), query.end.astimezone(UTC)
         indices = data.index_range(lo, hi)
         late = data.late_in(lo, hi)
-        total = len(indices) + len(late)
+        total = query.total = len(indices) + len(late)
         served = 0 if self.ignore_offset else offset
         rows = self._rows(data, indices, late, served, limit)
         base = f"{self.query.base_url}/v2/queries/{qid}"
@@ -456,16 +430,8 @@ def drifted(values: list[Any] | None, drift: str, added: list[Any]) -> list[Any]
     return values
 
 
-def _link(href: str, rel: str, name: str) -> dict[str, Any]:
-    return {"templated": False, "href": href, "rel": rel, "name": name}
-
-
 def _page_links(url: str, limit: int, offset: int, total: int) -> list[dict[str, Any]]:
     links = [_link(f"{url}?limit={limit}&offset={offset}", "self", "Self")]
     if offset + limit < total:
         links.append(_link(f"{url}?limit={limit}&offset={offset + limit}", "next", "Next"))
     return links
-
-
-def _error(status: int, message: str) -> Reply:
-    return Reply.json({"meta": {"status": status, "message": message}}, status)

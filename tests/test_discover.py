@@ -23,11 +23,14 @@ def discover(cli: Cli, source: str) -> tuple[str, dict]:
     return listing, config
 
 
-def test_kissmetrics_lists_every_report_with_its_id(cli: Cli) -> None:
+def test_kissmetrics_lists_every_report_and_product_with_its_id(cli: Cli, sandbox: Sandbox) -> None:
     listing, config = discover(cli, "kissmetrics")
     assert sorted(config["report_ids"]) == sorted(r.id for r in REPORTS)
     for report in REPORTS:
         assert report.id in listing and report.name in listing
+    products = sandbox.kissmetrics.metadata_truth()["products"]  # (id, name)
+    assert sorted(config["product_ids"]) == [pid for pid, _ in products]
+    assert all(name in listing for _, name in products)
 
 
 def test_holistics_offers_only_exportable_widgets(cli: Cli, sandbox: Sandbox) -> None:

@@ -1,8 +1,11 @@
-"""Kissmetrics: the reports list, and each report's results over date windows.
+"""Kissmetrics: the reports list, what it links to, and each report's results over
+date windows.
 
-Tables: `reports` (merged on `id`, HAL links kept as JSON) and `report_<name>` per
-report, one row per result row, stamped with its window (`_window_start`,
-`_window_end`) and position (`_row_number`).
+Tables: `reports` (HAL links kept as JSON; only the `product_ids` when set), its linked
+`report_details`, `products` and `accounts` (sources/kissmetrics/metadata.py; each, like
+`reports`, replaced whole by a run that read all of it), `report_<name>` per report, one
+row per result row, stamped with its window (`_window_start`, `_window_end`) and position
+(`_row_number`), and `report_runs`, one row per window loaded (sources/kissmetrics/runs.py).
 
 Incremental: each report keeps the end of its last complete window in resource state
 (`cursors`). A run fetches grid windows of `window_days` from that cursor minus
@@ -47,16 +50,10 @@ from sources.common.settings import (
     require_url,
 )
 from sources.common.stats import record_part_failure
-from sources.common.windows import (
-    DEFAULT_HISTORY_DAYS,
-    Window,
-    grid_windows,
-    next_cursor,
-    parse_datetime,
-    timezone,
-)
-from sources.kissmetrics import catalog, client
+from sources.common.windows import Window, next_cursor, parse_datetime, timezone
+from sources.kissmetrics import catalog, client, metadata, runs
 from sources.kissmetrics.client import ADDED_COLUMNS, SOURCE, Client, KissmetricsConfig
+from sources.kissmetrics.plan import WindowPlan
 
 log = logging.getLogger(__name__)
 WINDOW_KEY, WINDOW_END, ROW_NUMBER = ADDED_COLUMNS
@@ -69,6 +66,8 @@ def kissmetrics_source(
     api_url: str = "https://api.kissmetrics.com",
     query_url: str = "https://query.kissmetrics.com",
     report_ids: list[str] | None = None,
+    product_ids: list[str] | None = None,
+    report_details: bool = True,
     report_columns: dict[str, list[str]] | None = None,
     time_zone: str = "UTC",
     start_date: str | None = None,
@@ -102,20 +101,21 @@ def kissmetrics_source(
     if start_date:  # checked now, with the rest of the configuration, not mid-extract
         parse_datetime(SOURCE, "start_date", start_date, pendulum.timezone(grid["time_zone"]))
     wanted = optional_list(SOURCE, "report_ids", report_ids)
+    products = optional_list(SOURCE, "product_ids", product_ids)
     columns = check_report_columns(report_columns)
     workers = int(require_positive(SOURCE, "concurrency", concurrency))
 
     @dlt.resource(
         name="reports",
-        write_disposition="merge",
-        primary_key="id",
-        columns={"links": {"data_type": "json"}, "columns": {"data_type": "json"}},
+        **metadata.hints(links={"data_type": "json"}, columns={"data_type": "json"}),
     )
-    async def reports() -> AsyncIterator[list[dict[str, Any]]]:
+    async def reports() -> AsyncIterator[Any]:
         async with client.session(config) as http_session:
             listed = await Client(http_session, config).list_reports()
+            listed = await metadata.select_products(http_session, listed, products, api_url)
         tables = table_names(listed, dlt.current.source_state().setdefault(TABLES_KEY, {}))
-        yield [with_fields(r, {"results_table": tables[str(r["id"])]}) for r in listed]
+        rows = [with_fields(r, {"results_table": tables[str(r["id"])]}) for r in listed]
+        yield metadata.snapshot("reports", rows)
 
     @dlt.transformer(
         data_from=reports,
@@ -128,8 +128,9 @@ def kissmetrics_source(
         # sort every load to deduplicate rows that cannot repeat.
         merge_key=WINDOW_KEY,
     )
-    async def report_results(listed: list[dict[str, Any]]) -> AsyncIterator[Any]:
-        selected = select_reports(listed, wanted)
+    async def report_results(listed: Any) -> AsyncIterator[Any]:
+        # the reports, or (none listed) the marker that empties `reports`
+        selected = select_reports(listed if isinstance(listed, list) else [], wanted, products)
         state = dlt.current.resource_state()
         cursors: dict[str, str] = state.setdefault("cursors", {})
         plan = WindowPlan.from_state(
@@ -171,6 +172,8 @@ def kissmetrics_source(
                         known = schema.tables.get(name, {}).get("columns", {})
                         for table in spool.tables():
                             yield dlt.mark.with_table_name(conform(table, known), name)
+                        if run := km.runs.pop(key, None):
+                            yield runs.run_row(report["id"], name, window, run)
             finally:
                 for spool in spools.values():
                     spool.close()
@@ -184,7 +187,10 @@ def kissmetrics_source(
             if moved is not None:
                 cursors[report["id"]] = moved.isoformat()
 
-    return reports, report_results
+    linked = metadata.resources(
+        reports, config, product_ids=products, details=report_details, workers=workers
+    )
+    return reports, report_results, *linked
 
 
 @with_config(sections=("sources", SOURCE))
@@ -239,91 +245,18 @@ def make_config(
     )
 
 
-class WindowPlan:
-    """Which windows a run asks for, from a report's cursor, the lookback and a backfill.
-
-    Windows lie on a grid anchored at a fixed Monday, so moving `start_date` never
-    shifts them. The grid (days, time zone) of the first run is kept in state: changing
-    `window_days` or `time_zone` later would misalign re-fetched windows with loaded ones,
-    so the stored grid wins until `--full-refresh`."""
-
-    ANCHOR = (2000, 1, 3)
-
-    def __init__(
-        self,
-        *,
-        days: int,
-        tz: pendulum.Timezone,
-        start: pendulum.DateTime,
-        lookback_days: int,
-        backfill_start: pendulum.DateTime | None,
-        backfill_end: pendulum.DateTime | None,
-    ) -> None:
-        self.days, self.tz, self.start, self.lookback_days = days, tz, start, lookback_days
-        self.backfill_start, self.backfill_end = backfill_start, backfill_end
-        self.origin = pendulum.datetime(*self.ANCHOR, tz=tz)
-
-    @classmethod
-    def from_state(
-        cls,
-        state: dict[str, Any],
-        grid: dict[str, Any],
-        start_date: str | None,
-        lookback_days: int,
-        backfill_start: str | None,
-        backfill_end: str | None,
-    ) -> WindowPlan:
-        stored = state.setdefault("grid", dict(grid))
-        if stored != grid:
-            log.warning(
-                "%s: window_days/time_zone changed from %s to %s; keeping the grid of "
-                "the loaded data (run with --full-refresh to change it)",
-                SOURCE,
-                stored,
-                grid,
-            )
-        tz = pendulum.timezone(stored["time_zone"])
-        start = (
-            parse_datetime(SOURCE, "start_date", start_date, tz)
-            if start_date
-            else pendulum.today(tz).subtract(days=DEFAULT_HISTORY_DAYS)
-        )
-        return cls(
-            days=stored["days"],
-            tz=tz,
-            start=start,
-            lookback_days=lookback_days,
-            backfill_start=_optional_date("--start", backfill_start, tz),
-            backfill_end=_optional_date("--end", backfill_end, tz),
-        )
-
-    def cursor(self, stored: str | None) -> pendulum.DateTime | None:
-        return pendulum.parse(stored).in_timezone(self.tz) if stored else None
-
-    def run_start(self, stored: str | None) -> pendulum.DateTime:
-        """Where this run's windows begin, snapped to the grid."""
-        if self.backfill_start is not None:
-            begin = self.backfill_start
-        else:
-            cursor = self.cursor(stored)
-            begin = self.start if cursor is None else cursor.subtract(days=self.lookback_days)
-        first = next(grid_windows(self.origin, begin, begin.add(seconds=1), self.days))
-        return first.start
-
-    def windows(self, stored: str | None) -> list[Window]:
-        end = self.backfill_end or pendulum.now(self.tz)
-        return list(grid_windows(self.origin, self.run_start(stored), end, self.days))
-
-
-def select_reports(listed: list[dict[str, Any]], wanted: list[str]) -> list[dict[str, Any]]:
+def select_reports(
+    listed: list[dict[str, Any]], wanted: list[str], products: list[str]
+) -> list[dict[str, Any]]:
     if not wanted:
         return listed
     by_id = {str(r.get("id")): r for r in listed}
     unknown = [rid for rid in wanted if rid not in by_id]
     if unknown:
+        scope = "the product_ids have" if products else "the account has"
         raise ConfigError(
             f"report_ids names unknown report(s) {', '.join(unknown)}; "
-            f"the account has {', '.join(sorted(by_id)) or 'none'}",
+            f"{scope} {', '.join(sorted(by_id)) or 'none'}",
             source=SOURCE,
             resource="report_results",
             hint=config_key_help(SOURCE, "report_ids"),
@@ -398,9 +331,3 @@ def stamp(table: pa.Table, window: Window, offset: int) -> pa.Table:
     for name, values in ((WINDOW_KEY, start), (WINDOW_END, end), (ROW_NUMBER, numbers)):
         table = table.append_column(pa.field(name, values.type, nullable=False), values)
     return table
-
-
-def _optional_date(flag: str, value: str | None, tz: pendulum.Timezone) -> pendulum.DateTime | None:
-    if value is None:
-        return None
-    return parse_datetime(SOURCE, flag, value, tz)

@@ -18,7 +18,7 @@ the vendor speaks is logged once per session (`Client.note`):
   HTTP 201 or `data.completed: true`; the results URL is the `Location` header, else the
   body's `query-results` link.
 - The reports list: a bare array (doc), or `{data: [...]}` like every other answer, paged
-  by `limit`/`offset` when it carries `pagination`.
+  by `limit`/`offset` when it carries `pagination`. Links in any HAL form (`hal`).
 - Results rows: positional arrays (doc) or objects; `pagination` may be missing (then we
   walk by offset until a short page) and the host may page by its own size.
 - Error bodies are `{"meta": {"status", "message"}}`; we show `message` when present.
@@ -56,6 +56,7 @@ from sources.common.jobs import poll_until
 from sources.common.paging import Page, pages_by_total
 from sources.common.records import records_to_table
 from sources.common.windows import Window
+from sources.kissmetrics.hal import link_href, related_id
 
 SOURCE = "kissmetrics"
 # the columns the source adds to every result row; a vendor column of the same name is
@@ -151,6 +152,8 @@ class Client:
         self.config = config
         self.dates = RunDates(run_dates)
         self._stuck: dict[str, Window] = {}
+        # (report id, window start) → the finished run's links and rows (`report_runs`)
+        self.runs: dict[tuple[str, Any], dict[str, Any]] = {}
         self._noted: set[tuple[str, str]] = set()
 
     def note(self, detail: str, form: str) -> None:
@@ -210,16 +213,16 @@ class Client:
             path = where.path.replace(str(report["id"]), "…")
             self.note("run link", f"the reports list's `run` link ({where.host} {path})")
             return href
-        if not report.get("product_id"):
+        product = related_id(report, "product")
+        if not product:
             raise unreadable(
-                "a report with a `run` link or a `product_id`",
+                "a report with a `run` link or a product",
                 report,
                 source=SOURCE,
                 endpoint="GET /core/reports",
             )
         self.note("run link", "none listed; the query host's /v2/products/…/reports/…/run")
-        product, rid = report["product_id"], report["id"]
-        return f"{self.config.query_url}/v2/products/{product}/reports/{rid}/run"
+        return f"{self.config.query_url}/v2/products/{product}/reports/{report['id']}/run"
 
     # -- one report over one window -------------------------------------------------
 
@@ -254,14 +257,19 @@ class Client:
             raise
         endpoint = endpoint_of("GET", results_url)
         tally = Tally("report results", source=SOURCE, endpoint=endpoint)
+        export = None
         async for page in self._pages(results_url, endpoint):
-            if page.skip == 0 and page.total is not None:
-                tally.declared(page.total)
+            if page.skip == 0:
+                export = page.export
+                if page.total is not None:
+                    tally.declared(page.total)
             tally.received(len(page.items))
             table = self._table(page.items, names)
             tally.emitted(table.num_rows)
             yield page.skip, table
         tally.settle()
+        run = {"results_url": results_url, "export_url": export, "rows": tally.sent}
+        self.runs[(report["id"], window.start)] = run
 
     def _unless_stuck(self, report: dict[str, Any], window: Window) -> None:
         """A report whose query for an earlier window never completed: the later windows
@@ -413,7 +421,7 @@ class Client:
                 endpoint=endpoint,
                 hint="the results changed while paging; rerun",
             )
-        return ResultsPage(skip, rows, total)
+        return ResultsPage(skip, rows, total, link_href(body, "export"))
 
     def _table(self, rows: list[Any], names: list[str]) -> pa.Table:
         if rows and type(rows[0]) is dict:
@@ -426,6 +434,7 @@ class ResultsPage(Page):
     """A results page; `total` is None when the host sends no `pagination.total`."""
 
     total: int | None  # type: ignore[assignment]
+    export: str | None = None  # the page's `export` link (kissmetrics-api.md:243-246)
 
 
 async def _walk(
@@ -466,12 +475,3 @@ def _paged_total(pagination: Any, skip: int, endpoint: str) -> int | None:
             source=SOURCE,
             endpoint=endpoint,
         ) from None
-
-
-def link_href(body: Any, rel: str) -> str | None:
-    """The `href` of the first HAL link with `rel` in a body's `links` list."""
-    links = body.get("links") if isinstance(body, dict) else None
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("rel") == rel and link.get("href"):
-            return str(link["href"])
-    return None

@@ -167,6 +167,8 @@ def _kissmetrics_counts(sandbox: Sandbox) -> dict[str, int]:
     return {
         "reports": len(REPORTS),
         **{table: len(truth[report]) for report, table in KISSMETRICS_TABLES.items()},
+        # products, accounts, report_details, report_runs
+        **sandbox.kissmetrics.metadata_counts(),
     }
 
 

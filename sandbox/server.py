@@ -79,6 +79,48 @@ class Faults:
 Handler = Callable[..., Reply]
 
 
+class InFlight:
+    """Requests being answered at once: the peak, and the mean over the time any was,
+    i.e. the concurrency a client really used (the benchmarks print it on exit)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = self.peak = self.now
+            self.request_seconds = self.busy_seconds = 0.0
+            self._busy_since = time.monotonic()
+
+    def enter(self) -> float:
+        started = time.monotonic()
+        with self._lock:
+            if self.now == 0:
+                self._busy_since = started
+            self.now += 1
+            self.requests += 1
+            self.peak = max(self.peak, self.now)
+        return started
+
+    def leave(self, started: float) -> None:
+        ended = time.monotonic()
+        with self._lock:
+            self.now -= 1
+            self.request_seconds += ended - started
+            if self.now == 0:
+                self.busy_seconds += ended - self._busy_since
+
+    def summary(self) -> str:
+        with self._lock:
+            mean = self.request_seconds / self.busy_seconds if self.busy_seconds else 0.0
+            return (
+                f"in_flight requests={self.requests} peak={self.peak} mean={mean:.2f} "
+                f"busy_seconds={self.busy_seconds:.3f}"
+            )
+
+
 @dataclass
 class Recorded:
     method: str
@@ -98,6 +140,7 @@ class VendorServer:
         self.requests: list[Recorded] = []
         self.served_429 = 0
         self.peak_in_flight = 0  # most requests affected by `faults.path` answered at once
+        self.in_flight = InFlight()  # every request, body written included; may be shared
         self._in_flight = 0
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
@@ -279,12 +322,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body,
         )
         entry = self.vendor.record(request)
+        started = self.vendor.in_flight.enter()
         try:
             reply, body_fault = self.vendor.handle(request)
         except Exception as exc:  # a simulator bug must show as a 500, not a hang
             reply, body_fault = Reply.json({"error": f"sandbox error: {exc!r}"}, 500), None
         entry.status = reply.status
-        self._write(reply, body_fault)
+        try:
+            self._write(reply, body_fault)
+        finally:
+            self.vendor.in_flight.leave(started)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

@@ -8,6 +8,7 @@ into a database of its own, dropped afterwards. Without a server: "skipped: no s
 from __future__ import annotations
 
 import os
+import tomllib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cases import CASES
-from bench.harness import Runner, log, pick
+from bench.harness import ROOT, Runner, log, pick
 from sandbox.holistics_realistic import EMPTY, NULL, note_counts
 
 
@@ -41,6 +42,7 @@ def postgres(env: dict[str, str], rows: int, work: Path) -> dict[str, Any]:
         return {"skipped": f"no server ({' '.join(str(exc).split())[:200]})"}
     expected = note_counts(rows)
     return {
+        "loader_file_format": loader_file_format(),
         "pipeline": pick(run, case.table),
         "notes": found,
         "expected_notes": {EMPTY: expected[EMPTY], NULL: expected[NULL]},
@@ -79,3 +81,9 @@ def notes(dsn: str, table: str) -> dict[str, int]:
     finally:
         con.close()
     return {EMPTY: empty, NULL: null}
+
+
+def loader_file_format() -> str | None:
+    """The file format the pipeline loads PostgreSQL with (destinations.toml)."""
+    with (ROOT / "destinations.toml").open("rb") as handle:
+        return tomllib.load(handle)["postgres"].get("loader_file_format")

@@ -113,7 +113,8 @@ def postgres_table(results: dict[str, Any]) -> list[str]:
         return ["", f"PostgreSQL, the CSV case: skipped: {r['skipped'].removeprefix('skipped: ')}"]
     p, found, expected = r["pipeline"], r["notes"], r["expected_notes"]
     lines = head(
-        "PostgreSQL, the CSV case (destinations.toml's loader) into a fresh database",
+        f"PostgreSQL, the CSV case into a fresh database ({r['loader_file_format']} files, "
+        "as destinations.toml has it)",
         *("#rows", "#wall s", "#rows/s " + bound("postgres_rows_per_s"), "ok", "#peak RSS MB"),
         *("#empty notes: generator", "#in PostgreSQL", "#NULL notes: generator"),
         *("#in PostgreSQL", "empty kept empty"),

@@ -7,15 +7,16 @@ to `large` rows with DuckDB SQL (copies of those rows under new keys, dated befo
 lookback window, dlt's columns kept): seconds, where loading 10M rows through the
 pipeline would take minutes. The large rerun goes first: it alone waits for the
 simulator to compute the lookback window (~0.1 s per 10,000 rows), so the ratio errs
-high, never low."""
+high, never low. The SQL runs in a child: `python -m bench.merge DATABASE TABLE GROW_TO`."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from bench.cases import CASES, CSV_DATE, CSV_KEY
-from bench.harness import Runner, Sandbox, log, merged, pick
+from bench.harness import PY, Runner, Sandbox, log, measured, merged, pick
 
 
 def merge(small: int, large: int, work: Path) -> dict[str, Any]:
@@ -28,14 +29,14 @@ def merge(small: int, large: int, work: Path) -> dict[str, Any]:
         loaded.run(case.source, env)
         runners = {small: loaded, large: loaded.copy(f"merge_{large}")}
         log(f"merge: inflating a copy to {large:,} rows")
-        inflate(runners[large].database, table, large)
+        table_rows(runners[large].database, table, grow_to=large)
         reruns = {}
         for size in (large, small):  # the first pays the simulator's window: the large one
             runner = runners[size]
             log(f"merge: 1-day lookback rerun into {size:,} rows")
             rerun = pick(runner.run(case.source, env), case.table)
             # a merge replaces the window's rows: the table keeps its size
-            reruns[size] = {"table_rows": size, "rows_after": count(runner.database, table)}
+            reruns[size] = {"table_rows": size, "rows_after": table_rows(runner.database, table)}
             reruns[size].update(rerun)
     return {
         "small": reruns[small],
@@ -44,11 +45,14 @@ def merge(small: int, large: int, work: Path) -> dict[str, Any]:
     }
 
 
-def count(database: Path, table: str) -> int:
-    import duckdb
-
-    with duckdb.connect(str(database), read_only=True) as con:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+def table_rows(database: Path, table: str, grow_to: int = 0) -> int:
+    """The table's row count, after growing it to `grow_to` rows. In a child process:
+    a child's peak RSS (os.wait4) starts at its parent's, so the harness stays small."""
+    cmd = [PY, "-m", "bench.merge", str(database), table, str(grow_to)]
+    done = measured(cmd, {})
+    if done["code"]:
+        raise RuntimeError(f"{' '.join(cmd[1:])} exited {done['code']}")
+    return int(done["out"].split()[-1])
 
 
 def inflate(database: Path, table: str, rows: int) -> None:
@@ -74,3 +78,16 @@ def inflate(database: Path, table: str, rows: int) -> None:
             f"INSERT INTO {table} SELECT t.* REPLACE ({', '.join(shifted)}) "
             f"FROM {table} AS t, range(1, {copies + 1}) AS copies(c) LIMIT {rows - have}"
         )
+
+
+def main(database: str, table: str, grow_to: str) -> None:
+    import duckdb
+
+    if int(grow_to):
+        inflate(Path(database), table, int(grow_to))
+    with duckdb.connect(database, read_only=True) as con:
+        print(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -80,45 +80,37 @@ Handler = Callable[..., Reply]
 
 
 class InFlight:
-    """Requests being answered at once: the peak, and the mean over the time any was,
-    i.e. the concurrency a client really used (the benchmarks print it on exit)."""
+    """How many requests are answered at once: the peak, and the mean while any is."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.now = 0
+        self._lock, self.now = threading.Lock(), 0
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
-            self.requests = self.peak = self.now
-            self.request_seconds = self.busy_seconds = 0.0
-            self._busy_since = time.monotonic()
+            self.requests, self.peak, self.seconds, self.busy = self.now, self.now, 0.0, 0.0
+            self._since = time.monotonic()
 
-    def enter(self) -> float:
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
         started = time.monotonic()
         with self._lock:
-            if self.now == 0:
-                self._busy_since = started
-            self.now += 1
-            self.requests += 1
+            self._since = self._since if self.now else started
+            self.now, self.requests = self.now + 1, self.requests + 1
             self.peak = max(self.peak, self.now)
-        return started
-
-    def leave(self, started: float) -> None:
-        ended = time.monotonic()
-        with self._lock:
-            self.now -= 1
-            self.request_seconds += ended - started
-            if self.now == 0:
-                self.busy_seconds += ended - self._busy_since
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.now -= 1
+                self.seconds += time.monotonic() - started
+                self.busy += 0.0 if self.now else time.monotonic() - self._since
 
     def summary(self) -> str:
         with self._lock:
-            mean = self.request_seconds / self.busy_seconds if self.busy_seconds else 0.0
-            return (
-                f"in_flight requests={self.requests} peak={self.peak} mean={mean:.2f} "
-                f"busy_seconds={self.busy_seconds:.3f}"
-            )
+            mean = self.seconds / self.busy if self.busy else 0.0
+            counts = f"requests={self.requests} peak={self.peak} mean={mean:.2f}"
+            return f"in_flight {counts} busy_seconds={self.busy:.3f}"
 
 
 @dataclass
@@ -322,16 +314,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body,
         )
         entry = self.vendor.record(request)
-        started = self.vendor.in_flight.enter()
-        try:
-            reply, body_fault = self.vendor.handle(request)
-        except Exception as exc:  # a simulator bug must show as a 500, not a hang
-            reply, body_fault = Reply.json({"error": f"sandbox error: {exc!r}"}, 500), None
-        entry.status = reply.status
-        try:
+        with self.vendor.in_flight.counting():
+            try:
+                reply, body_fault = self.vendor.handle(request)
+            except Exception as exc:  # a simulator bug must show as a 500, not a hang
+                reply, body_fault = Reply.json({"error": f"sandbox error: {exc!r}"}, 500), None
+            entry.status = reply.status
             self._write(reply, body_fault)
-        finally:
-            self.vendor.in_flight.leave(started)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

@@ -106,11 +106,8 @@ def test_the_wide_widget_filters_by_date_and_counts_its_notes() -> None:
 
 def test_in_flight_counts_peak_and_mean_concurrency() -> None:
     counter = InFlight()
-    first = counter.enter()
-    second = counter.enter()
-    time.sleep(0.02)
-    counter.leave(first)
-    counter.leave(second)
+    with counter.counting(), counter.counting():
+        time.sleep(0.02)
     summary = counter.summary().split()
     assert summary[:3] == ["in_flight", "requests=2", "peak=2"]
     assert 1.5 < float(summary[3].removeprefix("mean=")) <= 2.0

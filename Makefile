@@ -34,8 +34,9 @@ test: $(TEST_STAMP)
 test-full: $(TEST_STAMP)
 	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+# the PostgreSQL case loads into the throwaway server the script starts (skipped without one)
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	scripts/with-postgres.sh $(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

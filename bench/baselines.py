@@ -2,7 +2,6 @@
 
     python -m bench.baselines fetch SOURCE DIR    (a) bare httpx: the same pages or file, to disk
     python -m bench.baselines ingest SOURCE DIR   (b) DuckDB reads the fetched bytes natively
-    python -m bench.baselines dicts SOURCE DIR    (c) the same rows as plain dicts through dlt
 
 The sandbox's settings come from the environment, as for the pipeline. Each prints one
 JSON line: seconds (of the measured part only), rows, requests, bytes."""
@@ -11,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +62,7 @@ class Fetch:
 
 
 async def fetch_holistics(f: Fetch) -> None:
-    from bench.cases import HOLISTICS_WIDGET
+    from bench.cases import CSV_DATE_FILTER, CSV_WIDGET
 
     base = os.environ["SOURCES__HOLISTICS__BASE_URL"]
     headers = {"X-Holistics-Key": os.environ["SOURCES__HOLISTICS__API_KEY"]}
@@ -74,11 +71,14 @@ async def fetch_holistics(f: Fetch) -> None:
     body = {
         "output": "csv",
         "dashboard_filter_conditions": [
-            {"dynamic_filter_id": 11, "condition": {"operator": "between", "values": window}}
+            {
+                "dynamic_filter_id": CSV_DATE_FILTER,
+                "condition": {"operator": "between", "values": window},
+            }
         ],
     }
     async with httpx.AsyncClient(headers=headers, timeout=120, follow_redirects=True) as client:
-        url = f"{base}/dashboard_widgets/{HOLISTICS_WIDGET}/submit_export"
+        url = f"{base}/dashboard_widgets/{CSV_WIDGET}/submit_export"
         job = (await f.send(client, "POST", url, params={"output": "csv"}, json=body)).json()
         job_id = job["job"]["id"]
         while True:
@@ -227,61 +227,12 @@ def ingest(source: str, directory: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "rows": rows}
 
 
-# -- (c) plain dicts through dlt -----------------------------------------------------------
-
-
-def _dict_rows(source: str, directory: Path, limit: int) -> Iterator[dict[str, Any]]:
-    count = 0
-    if source == "holistics":
-        with open(directory / "export.csv", newline="", encoding="utf-8-sig") as handle:
-            for row in csv.DictReader(handle):
-                yield row
-                count += 1
-                if count >= limit:
-                    return
-        return
-    names = ["identity", "email", "channel", "signed_up_at", "revenue"]
-    for path in sorted(directory.glob("page_*.json")):
-        body = json.loads(path.read_bytes())
-        if source == "kissmetrics":
-            rows = (dict(zip(names, r, strict=False)) for r in body["data"])
-        elif source == "datawiz":
-            rows = iter(body["results"]["dataSource"])
-        else:
-            rows = (
-                {"kpi_id": kid, "snapshot_date": s["group"], "value": s["value"]}
-                for kid, snaps in body.items()
-                for s in snaps
-            )
-        for row in rows:
-            yield row
-            count += 1
-            if count >= limit:
-                return
-
-
-def dicts(source: str, directory: Path, limit: int) -> dict[str, Any]:
-    import dlt
-
-    rows = list(_dict_rows(source, directory, limit))  # parsing is not what (c) measures
-    started = time.perf_counter()
-    pipeline = dlt.pipeline(
-        pipeline_name=f"bench_dicts_{source}",
-        pipelines_dir=str(directory / "dlt"),
-        destination=dlt.destinations.duckdb(str(directory / "dicts.duckdb")),
-        dataset_name="bench",
-    )
-    pipeline.run(iter(rows), table_name="rows", loader_file_format="parquet")
-    return {"seconds": time.perf_counter() - started, "rows": len(rows)}
-
-
 def main(argv: list[str] | None = None) -> int:
     global _SOURCE
     parser = argparse.ArgumentParser(prog="python -m bench.baselines")
-    parser.add_argument("step", choices=("fetch", "ingest", "dicts"))
+    parser.add_argument("step", choices=("fetch", "ingest"))
     parser.add_argument("source", choices=("holistics", "kissmetrics", "datawiz", "quantive"))
     parser.add_argument("dir", type=Path)
-    parser.add_argument("--limit", type=int, default=100_000)
     args = parser.parse_args(argv)
     _SOURCE = args.source
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -296,10 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             "requests": f.requests,
             "bytes": f.bytes,
         }
-    elif args.step == "ingest":
-        result = ingest(args.source, args.dir)
     else:
-        result = dicts(args.source, args.dir, args.limit)
+        result = ingest(args.source, args.dir)
     print(json.dumps(result), flush=True)
     return 0
 

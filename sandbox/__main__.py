@@ -9,6 +9,7 @@ import sys
 import threading
 
 from sandbox import Sandbox
+from sandbox.server import InFlight
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,12 +29,22 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.apply_faults(args.faults)
     except ValueError as exc:
         parser.error(str(exc))
+    in_flight = InFlight()  # one count over every host: a client's concurrency spans them
+    for server in sandbox.servers:
+        server.in_flight = in_flight
     sandbox.start()
     print("sandbox listening; point the pipelines at it with:", flush=True)
     for key, value in sorted(sandbox.env().items()):
         print(f"export {key}={shlex.quote(value)}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def counts_so_far(*_: object) -> None:
+        """For the benchmarks: a warm-up run's requests are not the measured run's."""
+        print(in_flight.summary(), flush=True)
+        in_flight.reset()
+
+    signal.signal(signal.SIGUSR1, counts_so_far)
     try:
         stop.wait()
     except KeyboardInterrupt:
@@ -42,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.stop()
         # for the benchmarks, which run the sandbox as a child and read this on exit
         print(f"served_429={sandbox.served_429()}", flush=True)
+        print(in_flight.summary(), flush=True)
     return 0
 
 

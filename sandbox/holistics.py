@@ -50,6 +50,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from sandbox import holistics_realistic as realistic
 from sandbox.server import Reply, Request, VendorServer, reset_value
 
 API_KEY = "hol-sandbox-key-3b9e61f04c7d4a2e"
@@ -255,6 +256,7 @@ class HolisticsSim:
         # benchmarks: keep each export's CSV bytes, so the simulator is never the bound
         # (off by default: tests revise rows between exports)
         self.cache_exports = False
+        self.realistic_rows = 0  # > 0: the wide widget of sandbox/holistics_realistic.py
         self._export_cache: dict[tuple[int, tuple[str, str] | None], list[bytes]] = {}
         self.fail_widgets: set[str] = set()
         self.cancel_widgets: set[str] = set()
@@ -357,6 +359,10 @@ class HolisticsSim:
         return None
 
     def _csv_chunks(self, widget: Widget, conditions: list[dict[str, Any]]) -> Iterator[bytes]:
+        if widget.kind == realistic.KIND:
+            window = self._window(widget, conditions)
+            yield from realistic.csv_chunks(widget, self.data_start.date(), self.days, window)
+            return
         lines = ["\ufeff" + ",".join(_field(h) for h in self.header(widget))]
         rows: Iterator[list[Any]] = self.csv_rows(widget.id, conditions)
         if str(widget.id) in self.short_widgets:
@@ -647,7 +653,7 @@ class HolisticsSim:
         return self._page(request, "groups", self.groups(), users={})
 
     def _submit_export(self, request: Request, wid: str) -> Reply:
-        widget = self.widgets.get(int(wid))
+        widget = self.widgets.get(int(wid)) or realistic.widget(int(wid), self.realistic_rows)
         if widget is None:
             return _error(404, "BaseError", f"Dashboard widget {wid} not found")
         if wid in self.forbidden_widgets | self.unexportable_widgets:

@@ -79,6 +79,40 @@ class Faults:
 Handler = Callable[..., Reply]
 
 
+class InFlight:
+    """How many requests are answered at once: the peak, and the mean while any is."""
+
+    def __init__(self) -> None:
+        self._lock, self.now = threading.Lock(), 0
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests, self.peak, self.seconds, self.busy = self.now, self.now, 0.0, 0.0
+            self._since = time.monotonic()
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        started = time.monotonic()
+        with self._lock:
+            self._since = self._since if self.now else started
+            self.now, self.requests = self.now + 1, self.requests + 1
+            self.peak = max(self.peak, self.now)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.now -= 1
+                self.seconds += time.monotonic() - started
+                self.busy += 0.0 if self.now else time.monotonic() - self._since
+
+    def summary(self) -> str:
+        with self._lock:
+            mean = self.seconds / self.busy if self.busy else 0.0
+            counts = f"requests={self.requests} peak={self.peak} mean={mean:.2f}"
+            return f"in_flight {counts} busy_seconds={self.busy:.3f}"
+
+
 @dataclass
 class Recorded:
     method: str
@@ -98,6 +132,7 @@ class VendorServer:
         self.requests: list[Recorded] = []
         self.served_429 = 0
         self.peak_in_flight = 0  # most requests affected by `faults.path` answered at once
+        self.in_flight = InFlight()  # every request, body written included; may be shared
         self._in_flight = 0
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
@@ -279,12 +314,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body,
         )
         entry = self.vendor.record(request)
-        try:
-            reply, body_fault = self.vendor.handle(request)
-        except Exception as exc:  # a simulator bug must show as a 500, not a hang
-            reply, body_fault = Reply.json({"error": f"sandbox error: {exc!r}"}, 500), None
-        entry.status = reply.status
-        self._write(reply, body_fault)
+        with self.vendor.in_flight.counting():
+            try:
+                reply, body_fault = self.vendor.handle(request)
+            except Exception as exc:  # a simulator bug must show as a 500, not a hang
+                reply, body_fault = Reply.json({"error": f"sandbox error: {exc!r}"}, 500), None
+            entry.status = reply.status
+            self._write(reply, body_fault)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

@@ -42,6 +42,7 @@ LISTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("user_attributes", "/user_attributes", "user_attributes", ()),
 )
 ENTRIES = "GET /user_attribute_entries"
+NOTED: set[str] = set()
 
 
 def list_resources(config: HolisticsConfig, params: dict[str, dict[str, str]]) -> list[Any]:
@@ -131,6 +132,7 @@ def memberships(
     values = list(mapping.values()) if isinstance(mapping, dict) else None
     owners = {str(item["id"]): item["id"] for item in page}
     if values is not None and all(isinstance(v, list) for v in values):
+        note(where, f"keys its map by {owner}")
         if set(mapping) - set(owners) or not all(
             isinstance(m, dict) and m.get("id") is not None for v in values for m in v
         ):
@@ -141,6 +143,7 @@ def memberships(
             for m in found
         ]
     if values is not None and all(isinstance(v, dict) for v in values):
+        note(where, f"keys its map by {member}")
         rows = [
             with_fields(mapping[str(m)], {owner: item["id"], member: m})
             for item in page
@@ -157,6 +160,14 @@ def memberships(
             )
         return rows
     raise unreadable(f"a map of {member} → object or {owner} → list", mapping, **where)
+
+
+def note(where: dict[str, str], form: str) -> None:
+    """Say once per run how a list's map is keyed."""
+    line = f"{where['endpoint']} {form}"
+    if line not in NOTED:
+        NOTED.add(line)
+        log.info("%s: %s", SOURCE, line)
 
 
 def entries_resource(config: HolisticsConfig) -> Any:

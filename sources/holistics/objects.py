@@ -108,11 +108,16 @@ async def found(config: HolisticsConfig, wanted: ObjectSettings) -> AsyncIterato
 def widget_reports(details: Iterable[dict[str, Any]]) -> dict[Any, str]:
     """The query reports the dashboards' widgets show, each with its first widget."""
     named: dict[Any, str] = {}
+    others: set[str] = set()
     for dashboard in details:
         for widget in widgets_of(dashboard):
             if widget.get("source_type") == "QueryReport" and widget.get("source_id") is not None:
                 where = f"behind widget {widget['id']} of dashboard {dashboard.get('id')}"
                 named.setdefault(widget["source_id"], where)
+            else:
+                others.add(str(widget.get("source_type")))
+    if others:
+        log.info("%s: widgets of source_type %s name no object with a Get", SOURCE, others)
     return named
 
 

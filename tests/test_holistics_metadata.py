@@ -242,3 +242,12 @@ def test_list_filters_and_model_versions_change_the_requests_and_the_rows(
     }
     assert not switched_off & tables
     assert not [r for r in hol.api.requests if "/query_reports/" in r.path or "entries" in r.path]
+
+
+def assert_history(cli: Cli, hol: HolisticsSim) -> None:
+    """The jobs and job logs the destination holds are the simulator's, each once (a
+    killed run may not have added its own: history cannot be listed again)."""
+    tables = {r[0] for r in cli.sql("SELECT table_name FROM information_schema.tables")}
+    for table, (columns, rows) in jobs_truth(hol).items():
+        got = cli.sql(f"SELECT {columns} FROM holistics.{table}") if table in tables else []
+        assert len(got) == len(set(got)) and set(got) <= rows, table

@@ -185,19 +185,19 @@ async def pages(
         if not isinstance(items, list):
             raise unreadable(f"expected a {key!r} list", body, source=SOURCE, endpoint=endpoint)
         repeats.seen(f"page after {query.get('after')!r}", item_ids(items, key, endpoint))
-        if beside is not None:
-            beside(body)
-        if items:
-            yield items
         after = next_cursor(body, endpoint)
-        if not after:  # an empty page that names a next cursor is not the end: follow it
-            return
-        if str(after) in seen:
+        if after and str(after) in seen:
             raise MalformedResponse(
                 f"cursor {after!r} repeated; the list would never end",
                 source=SOURCE,
                 endpoint=endpoint,
             )
+        if beside is not None:  # a page whose paging is sound: then what came beside it
+            beside(body)
+        if items:
+            yield items
+        if not after:  # an empty page that names a next cursor is not the end: follow it
+            return
         seen.add(str(after))
         query["after"] = after
 

@@ -3,6 +3,8 @@ models, and the downstream dependencies of data sources, data sets and data mode
 
 One generator reads them in order and tags each batch with its table (`Found`), so every
 object is fetched once however many tables it feeds:
+- List Data Models of each project of `data_model_projects` (at its branch or commit),
+  rows with `project_id`; first, so a project Holistics refuses ends the run early;
 - List Dashboards (its `list_filters.dashboards`), then Get a Dashboard for each;
 - with `widget_sources`: Get a Query Report for each distinct report a widget names
   (`source_type` QueryReport), Get a Data Set for each data set those reports name, Get a
@@ -11,8 +13,6 @@ object is fetched once however many tables it feeds:
   always has `data_set_id` / `data_source_id`. An object that answers 404 (deleted while
   still named) or 403 (the key's owner may not read it) is skipped and listed in the run
   summary, naming who refers to it; it is not a failure;
-- List Data Models of each project of `data_model_projects` (at its branch or commit),
-  rows with `project_id`;
 - Get object's downstream dependencies of each loaded object of `dependency_types`:
   rows (object_type, object_id, dependant_type, dependant_id) and the dependant's fields
   where the vendor sends objects rather than ids.
@@ -83,6 +83,8 @@ async def found(config: HolisticsConfig, wanted: ObjectSettings) -> AsyncIterato
     """Every object batch of a run, each tagged with its table."""
     async with client.session(config) as http:
         read = Reader(http, config)
+        for project in wanted.projects:  # first: a project Holistics refuses ends the run early
+            yield Found(MODELS.table, read.remember(MODELS, await models(http, config, project)))
         reports: dict[Any, str] = {}  # report id → who names it
         async for page in client.pages(
             http, config, "/dashboards", "dashboards", wanted.dashboard_params
@@ -98,8 +100,6 @@ async def found(config: HolisticsConfig, wanted: ObjectSettings) -> AsyncIterato
             yield Found(DATA_SETS.table, await read.objects(DATA_SETS, sets))
             sources.update(read.links(DATA_SETS, "data_source"))
             yield Found(DATA_SOURCES.table, await read.objects(DATA_SOURCES, sources))
-        for project in wanted.projects:
-            yield Found(MODELS.table, read.remember(MODELS, await models(http, config, project)))
         for kind in (DATA_SOURCES, DATA_SETS, MODELS):
             if kind.dependency_type in wanted.dependency_types:
                 yield Found("dependencies", await read.dependencies(kind))

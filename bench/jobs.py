@@ -10,7 +10,7 @@ from typing import Any
 
 import pendulum
 
-from bench.cases import KISSMETRICS_REPORT
+from bench.cases import HOLISTICS_EXPORTS_ONLY, KISSMETRICS_REPORT
 from bench.harness import Runner, Sandbox, log, merged, pick
 
 JOB_LATENCY = 2.0
@@ -48,7 +48,7 @@ def _selections() -> list[tuple[str, dict[str, str], dict[str, str], dict[str, s
         (
             "holistics",
             {
-                "SOURCES__HOLISTICS__DASHBOARD_IDS": "[]",
+                **HOLISTICS_EXPORTS_ONLY,
                 "SOURCES__HOLISTICS__POLL_INTERVAL": "0.25",
             },
             {"SOURCES__HOLISTICS__WIDGET_IDS": json.dumps(sales[:1])},

@@ -73,7 +73,9 @@ SOURCES: dict[str, SourceEntry] = {
         placeholders={"api_key": "placeholder"},
         cursors={
             "widget_exports": "per incremental widget: the last day exported (state "
-            "`cursors`), refetched from there minus lookback_days; snapshot widgets: none"
+            "`cursors`), refetched from there minus lookback_days; snapshot widgets: none; "
+            "also loads tables jobs and job_logs, each run's export jobs merged on their ids "
+            "(no cursor: Holistics cannot list past jobs)",
         },
         sample_query=(
             "SELECT region, count(*) AS orders_rows, round(sum(revenue), 2) AS revenue\n"

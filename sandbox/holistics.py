@@ -51,16 +51,18 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from sandbox import holistics_realistic as realistic
+from sandbox.holistics_metadata import N_ALERTS as N_ALERTS
+from sandbox.holistics_metadata import N_GROUPS as N_GROUPS
+from sandbox.holistics_metadata import N_SCHEDULES as N_SCHEDULES
+from sandbox.holistics_metadata import N_USERS as N_USERS
+from sandbox.holistics_metadata import MetadataSim, _error, _h
+from sandbox.holistics_objects import ObjectsSim
 from sandbox.server import Reply, Request, VendorServer, reset_value
 
 API_KEY = "hol-sandbox-key-3b9e61f04c7d4a2e"
 PREFIX = "/api/v2"
 LEVELS = {1: 120, 2: 60, 3: 20}
 N_DASHBOARDS = 23
-N_SCHEDULES = 37
-N_ALERTS = 14
-N_USERS = 52
-N_GROUPS = 9
 REGIONS = ("APAC", "EMEA", "NA", "LATAM", "ANZ")
 PLANS = ("free", "starter", "pro", "enterprise")
 NOTES: tuple[str | None, ...] = (
@@ -75,10 +77,6 @@ NOTES: tuple[str | None, ...] = (
     "  spaced  ",
     '"",',
 )
-
-
-def _h(*parts: object) -> int:
-    return int(hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).hexdigest(), 16)
 
 
 @dataclass
@@ -215,7 +213,7 @@ class HolisticsServer(VendorServer):
         return reply
 
 
-class HolisticsSim:
+class HolisticsSim(MetadataSim, ObjectsSim):
     name = "holistics"
     # each detail the docs leave open, with every plausible form (the default first)
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -235,6 +233,8 @@ class HolisticsSim:
         "output_param": ("body", "query"),
         # whether a finished job says how many rows its export holds
         "row_count": ("absent", "job_field"),
+        **MetadataSim.METADATA_DIALECTS,
+        **ObjectsSim.OBJECT_DIALECTS,
     }
 
     def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
@@ -264,12 +264,14 @@ class HolisticsSim:
         # widgets the key's owner may not export: `export_data` false, and a 403 on export
         self.unexportable_widgets: set[str] = set()
         self.maintenance = False
+        self.removed: dict[str, set[int]] = {}  # list key → ids deleted since the start
         self.internal_errors = 0
         self.revised: dict[tuple[int, int], list[Any]] = {}
         self.jobs: dict[int, Job] = {}
         self.exports: list[tuple[int, list[dict[str, Any]]]] = []  # (widget, conditions)
         self._files: dict[str, int] = {}
         self._lock = threading.Lock()
+        ObjectsSim.__init__(self)
         self._build(rows)
         self._routes()
 
@@ -442,87 +444,6 @@ class HolisticsSim:
         ]
         return {**d, "version": 3, "dynamic_filters": filters, "widgets": widgets}
 
-    def schedules(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": i,
-                "source_type": "Dashboard",
-                "source_id": 1 + i % N_DASHBOARDS,
-                "schedule": {"repeat": f"0 {i % 24} * * *", "paused": i % 5 == 0},
-                "dynamic_filter_presets": [
-                    {
-                        "id": i * 10 + k,
-                        "dynamic_filter_id": (1 + i % N_DASHBOARDS) * 10 + 1 + k,
-                        "preset_condition": {"operator": "is", "values": [f"v{k}"]},
-                        "public_hidden": False,
-                    }
-                    for k in range(i % 3)
-                ],
-                "dest": {
-                    "type": "EmailDest" if i % 2 else "SlackDest",
-                    "title": f"Report {i} for {{{{$today}}}}",
-                    "options": {"preview": True, "attachment_formats": ["csv", "pdf"][: 1 + i % 2]},
-                },
-            }
-            for i in range(1, N_SCHEDULES + 1)
-        ]
-
-    def alerts(self) -> list[dict[str, Any]]:
-        widget_ids = sorted(self.widgets)
-        return [
-            {
-                "id": i,
-                "title": f"Alert {i}",
-                "source_id": widget_ids[i % len(widget_ids)],
-                "source_type": "DashboardWidget",
-                "viz_conditions": [
-                    {
-                        "field_path": {"field_name": "orders", "model_id": 7},
-                        "aggregation": "sum",
-                        "transformation": None,
-                        "condition": {"operator": "greater_than", "values": [100 * i]},
-                    }
-                ],
-                "dest": {"type": "EmailDest", "title": f"Alert {i}", "recipients": ["a@b.co"]},
-                "schedule": {"repeat": "0 7 * * *", "paused": False},
-                "dynamic_filter_presets": [],
-            }
-            for i in range(1, N_ALERTS + 1)
-        ]
-
-    def users(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": i,
-                "email": f"user{i}@example.com",
-                "name": f"User {i}",
-                "initials": f"U{i}",
-                "role": ("user", "explorer", "analyst", "admin")[i % 4],
-                "is_deleted": i % 11 == 0,
-                "is_activated": True,
-                "has_authentication_token": i % 3 == 0,
-                "allow_authentication_token": i % 3 == 0,
-                "enable_export_data": True,
-                "current_sign_in_at": "2026-01-05T10:00:00Z",
-                "last_sign_in_at": "2026-01-04T10:00:00Z",
-                "created_at": "2025-03-01T08:00:00Z",
-                "title": None,
-                "job_title": "Analyst",
-                "group_ids": [1 + g for g in range(N_GROUPS) if (i + g) % 4 == 0],
-            }
-            for i in range(1, N_USERS + 1)
-        ]
-
-    def groups(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": g,
-                "name": f"Group {g}",
-                "user_ids": [u for u in range(1, N_USERS + 1) if (u + g - 1) % 4 == 0],
-            }
-            for g in range(1, N_GROUPS + 1)
-        ]
-
     # -- lifecycle -------------------------------------------------------------------
 
     @property
@@ -540,6 +461,11 @@ class HolisticsSim:
             "SOURCES__HOLISTICS__DASHBOARD_IDS": "[1, 2]",
             "SOURCES__HOLISTICS__WIDGET_IDS": "[105]",
             "SOURCES__HOLISTICS__START_DATE": self.data_start.date().isoformat(),
+            # opt-in paths, cheap here: the demo and every full load read them
+            "SOURCES__HOLISTICS__DATA_MODEL_PROJECTS": "[1, 2]",
+            "SOURCES__HOLISTICS__DEPENDENCY_TYPES": '["DataSource", "DataSet", "DataModel"]',
+            "SOURCES__HOLISTICS__USER_ATTRIBUTE_ENTRIES": "true",
+            "SOURCES__HOLISTICS__LIST_FILTERS": '{"groups": {"include_users": true}}',
         }
 
     # -- protocol --------------------------------------------------------------------
@@ -548,15 +474,13 @@ class HolisticsSim:
         ("GET", r"/users/me", "_me", 1),
         ("GET", r"/dashboards", "_list_dashboards", 1),
         ("GET", r"/dashboards/(?P<did>\d+)", "_get_dashboard", 2),
-        ("GET", r"/data_schedules", "_list_schedules", 1),
-        ("GET", r"/data_alerts", "_list_alerts", 1),
-        ("GET", r"/users", "_list_users", 1),
-        ("GET", r"/groups", "_list_groups", 1),
         ("POST", r"/dashboard_widgets/(?P<wid>\d+)/submit_export", "_submit_export", 3),
         ("GET", r"/jobs", "_list_jobs", 1),
         ("GET", r"/jobs/(?P<jid>\d+)", "_get_job", 1),
         ("GET", r"/jobs/(?P<jid>\d+)/logs", "_job_logs", 1),
         ("GET", r"/exports/download", "_download", 2),
+        *MetadataSim.METADATA_ROUTES,
+        *ObjectsSim.OBJECT_ROUTES,
     )
 
     def _routes(self) -> None:
@@ -601,7 +525,10 @@ class HolisticsSim:
 
         return wrapped
 
-    def _page(self, request: Request, key: str, items: list[dict[str, Any]], **extra: Any) -> Reply:
+    def _page(
+        self, request: Request, key: str, items: list[dict[str, Any]], around: Any = None
+    ) -> Reply:
+        """One page of a cursor-paged list; `around(page)` gives the keys beside it."""
         try:
             limit = int(request.arg("limit", "20"))
         except ValueError:
@@ -609,6 +536,7 @@ class HolisticsSim:
         if not 1 <= limit <= 100:
             return _error(422, "InvalidParameterError", "limit must be between 1 and 100")
         after, before = request.arg("after"), request.arg("before")
+        items = [x for x in items if x["id"] not in self.removed.get(key, ())]
         try:
             if after:
                 items = [x for x in items if x["id"] > _decode(after)]
@@ -617,6 +545,7 @@ class HolisticsSim:
         except ValueError:
             return _error(422, "InvalidParameterError", "invalid cursor")
         page = items[:limit]
+        extra = around(page) if around else {}
         cursors: dict[str, Any] = {"previous": _encode(page[0]["id"]) if page else None}
         if page and len(items) > limit:
             cursors["next"] = _encode(page[-1]["id"])
@@ -630,27 +559,21 @@ class HolisticsSim:
         return Reply.json({"user": self.users()[0]})
 
     def _list_dashboards(self, request: Request) -> Reply:
-        return self._page(request, "dashboards", self.dashboards)
+        embed = request.arg("include_embed_info") == "true"
+        return self._page(
+            request,
+            "dashboards",
+            [
+                {**d, "embed_info": {"embed_code": f"emb-{d['id']}"}} if embed else d
+                for d in self.dashboards
+            ],
+        )
 
     def _get_dashboard(self, request: Request, did: str) -> Reply:
         found = [d for d in self.dashboards if d["id"] == int(did)]
         if not found:
             return _error(404, "BaseError", f"Dashboard {did} not found")
         return Reply.json({"dashboard": self._dashboard_detail(found[0])})
-
-    def _list_schedules(self, request: Request) -> Reply:
-        return self._page(request, "data_schedules", self.schedules())
-
-    def _list_alerts(self, request: Request) -> Reply:
-        return self._page(request, "data_alerts", self.alerts())
-
-    def _list_users(self, request: Request) -> Reply:
-        users = self.users()
-        counters = {"total": len(users), "deleted": sum(u["is_deleted"] for u in users)}
-        return self._page(request, "users", users, counters=counters, groups={})
-
-    def _list_groups(self, request: Request) -> Reply:
-        return self._page(request, "groups", self.groups(), users={})
 
     def _submit_export(self, request: Request, wid: str) -> Reply:
         widget = self.widgets.get(int(wid)) or realistic.widget(int(wid), self.realistic_rows)
@@ -741,6 +664,10 @@ class HolisticsSim:
         job = self.jobs.get(int(jid))
         if job is None:
             return _error(404, "BaseError", f"Job {jid} not found")
+        return Reply.json({"job_logs": self.log_entries(job)})
+
+    @staticmethod
+    def log_entries(job: Job) -> list[dict[str, Any]]:
         logs = [{"id": 1, "job_id": job.id, "level": "info", "message": "Job started"}]
         status = job.status()
         if status == "failure":
@@ -755,7 +682,7 @@ class HolisticsSim:
             )
         elif status == "cancelled":
             logs.append({"id": 2, "job_id": job.id, "level": "warn", "message": "Job cancelled"})
-        return Reply.json({"job_logs": logs})
+        return logs
 
     def _download(self, request: Request) -> Reply:
         raw = request.arg("job_id") or ""
@@ -872,10 +799,3 @@ def _decode(cursor: str) -> int:
         return int(text.removeprefix("id:"))
     except Exception as exc:
         raise ValueError(cursor) from exc
-
-
-def _error(status: int, kind: str, message: str, **details: Any) -> Reply:
-    body = {"type": kind, "message": message, "details": {"description": None, **details}}
-    if kind == "InternalHolisticsError":
-        body["debug_id"] = message.rsplit(" ", 1)[-1]
-    return Reply.json(body, status)

@@ -39,6 +39,10 @@ def test_holistics_offers_only_exportable_widgets(cli: Cli, sandbox: Sandbox) ->
     assert sorted(config["widget_ids"]) == sorted(w for w in sandbox.holistics.widgets if w != 103)
     assert len(config["dashboard_ids"]) == len(sandbox.holistics.dashboards)
     assert "exportable" in listing
+    # no list of AML projects: the data sets behind the widgets name theirs
+    projects = {d["project_id"] for d in sandbox.holistics.data_sets().values()}
+    assert config["data_model_projects"] == sorted(projects)
+    assert "data sets behind the widgets" in listing
 
 
 def test_quantive_lists_kpis_their_groups_and_the_insights_they_use(

@@ -5,8 +5,9 @@ for every fault and crash test ("nothing lost, nothing doubled").
 loads against the sandbox (its `env()`):
 - the set of data tables is exactly the expected one (nothing half-created),
 - every table's row count (root and child tables) equals what the simulator serves,
-- exact rows where cheap: every Kissmetrics report, every Holistics widget export, every
-  Quantive snapshot value, Datawiz's sales_by_shop,
+- exact rows where cheap: every Kissmetrics report, every Holistics widget export and
+  metadata table (and each export job it holds), every Quantive snapshot value, Datawiz's
+  sales_by_shop,
 - no row is doubled: no two rows are equal apart from dlt's load and row ids.
 
 It reuses what the per-source tests compute from the simulators."""
@@ -20,7 +21,6 @@ import pendulum
 
 from sandbox import Sandbox
 from sandbox import datawiz as dw_sim
-from sandbox.holistics import N_ALERTS, N_DASHBOARDS, N_GROUPS, N_SCHEDULES, N_USERS
 from sandbox.kissmetrics import REPORTS
 from tests.conftest import Cli
 
@@ -86,6 +86,10 @@ def _datawiz_counts(sandbox: Sandbox) -> dict[str, int]:
 # replaces it with the window it fetched (`_window_from`/`_window_to`), so the table holds
 # `per window` rows of that one window (docs/sources/datawiz.md).
 SNAPSHOTS = {"datawiz": {"report_category_sales__table": 6}}  # one row per category
+# Tables a source adds each run's history to (Holistics' export jobs and their logs): a
+# killed or partly failed run may or may not have added its rows, and history cannot be
+# read again, so their count is the destination's own and EXACT checks every row.
+HISTORY = {"holistics": ("jobs", "job_logs")}
 
 
 def windows(cli: Cli, source: str, table: str) -> int:
@@ -102,23 +106,11 @@ def _datawiz_exact(cli: Cli, sandbox: Sandbox) -> None:
 
 
 def _holistics_counts(sandbox: Sandbox) -> dict[str, int]:
-    hol = sandbox.holistics
-    counts = {
-        "dashboards": N_DASHBOARDS,
-        "dashboards__dynamic_filters": 2 * N_DASHBOARDS,
-        "dashboard_widgets": len(hol.widgets),
-        "data_schedules": N_SCHEDULES,
-        "data_schedules__dynamic_filter_presets": sum(
-            len(s["dynamic_filter_presets"]) for s in hol.schedules()
-        ),
-        "data_alerts": N_ALERTS,
-        "users": N_USERS,
-        "users__group_ids": sum(len(u["group_ids"]) for u in hol.users()),
-        "groups": N_GROUPS,
-        "groups__user_ids": sum(len(g["user_ids"]) for g in hol.groups()),
-    }
+    from tests.test_holistics_metadata import metadata_counts
+
+    counts = metadata_counts(sandbox)
     for widget_id in _holistics_widgets(sandbox):
-        counts[f"widget_{widget_id}"] = sum(1 for _ in hol.csv_rows(widget_id, None))
+        counts[f"widget_{widget_id}"] = sum(1 for _ in sandbox.holistics.csv_rows(widget_id, None))
     return {table: n for table, n in counts.items() if n}
 
 
@@ -130,9 +122,12 @@ def _holistics_widgets(sandbox: Sandbox) -> list[int]:
 
 def _holistics_exact(cli: Cli, sandbox: Sandbox) -> None:
     from tests.test_holistics import loaded, truth
+    from tests.test_holistics_metadata import assert_history, assert_tables, metadata_truth
 
     for widget_id in _holistics_widgets(sandbox):
         assert loaded(cli, widget_id, sandbox) == truth(sandbox, widget_id), widget_id
+    assert_tables(cli, metadata_truth(sandbox.holistics))
+    assert_history(cli, sandbox.holistics)
 
 
 def _quantive_counts(sandbox: Sandbox) -> dict[str, int]:
@@ -199,6 +194,8 @@ def expected_counts(sandbox: Sandbox, source: str, cli: Cli | None = None) -> di
     counts = COUNTS[source](sandbox)
     for table, per_window in SNAPSHOTS.get(source, {}).items():
         counts[table] = per_window * (max(1, windows(cli, source, table)) if cli else 1)
+    loaded = data_tables(cli, source) if cli else {}
+    counts.update({t: loaded[t] for t in HISTORY.get(source, ()) if t in loaded})
     return counts
 
 

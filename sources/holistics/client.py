@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 
 from sources.common.completeness import RepeatGuard, unreadable
-from sources.common.errors import JobFailed, MalformedResponse, PipelineError, VendorError
+from sources.common.errors import JobFailed, MalformedResponse, VendorError
 from sources.common.http import HttpPolicy, ScopedAuth, VendorHttp, describe_plain, origin_of
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ ID_FORMS: dict[str, tuple[str, bool]] = {
 }
 REFUSED = ("HTTP 400", "HTTP 404", "HTTP 405", "HTTP 422")
 ROW_COUNT_KEYS = ("row_count", "rows_count", "num_rows", "total_rows", "rows")
+JOB_LOGS, JOB_RESULT = "GET /jobs/{id}/logs", "GET /jobs/{id}/result"
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,10 @@ async def pages(
     path: str,
     key: str,
     params: Mapping[str, Any] | None = None,
+    beside: Callable[[dict[str, Any]], None] | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every page of a cursor-paged list: `limit`, then `after=<cursors.next>` to the end."""
+    """Every page of a cursor-paged list: `limit`, then `after=<cursors.next>` to the end;
+    `beside(body)` sees each whole body (List Users' `counters` and `groups` maps)."""
     url = f"{config.base_url}{path}"
     endpoint = f"GET {path}"
     query: dict[str, Any] = {**(params or {}), "limit": min(MAX_PAGE, config.page_size)}
@@ -182,17 +185,19 @@ async def pages(
         if not isinstance(items, list):
             raise unreadable(f"expected a {key!r} list", body, source=SOURCE, endpoint=endpoint)
         repeats.seen(f"page after {query.get('after')!r}", item_ids(items, key, endpoint))
-        if items:
-            yield items
         after = next_cursor(body, endpoint)
-        if not after:  # an empty page that names a next cursor is not the end: follow it
-            return
-        if str(after) in seen:
+        if after and str(after) in seen:
             raise MalformedResponse(
                 f"cursor {after!r} repeated; the list would never end",
                 source=SOURCE,
                 endpoint=endpoint,
             )
+        if beside is not None:  # a page whose paging is sound: then what came beside it
+            beside(body)
+        if items:
+            yield items
+        if not after:  # an empty page that names a next cursor is not the end: follow it
+            return
         seen.add(str(after))
         query["after"] = after
 
@@ -219,14 +224,17 @@ def next_cursor(body: dict[str, Any], endpoint: str) -> Any:
     return after
 
 
-async def get_dashboard(http: VendorHttp, config: HolisticsConfig, dashboard_id: Any) -> dict:
-    body = await http.get_json(f"{config.base_url}/dashboards/{dashboard_id}")
-    dashboard = body.get("dashboard") if isinstance(body, dict) else None
-    if not isinstance(dashboard, dict):
+async def get_object(
+    http: VendorHttp, config: HolisticsConfig, path: str, key: str, object_id: Any
+) -> dict[str, Any]:
+    """`GET {path}/{id}` → `{<key>: {...}}` (Get a Dashboard, a Query Report, a Data Set…)."""
+    body = await http.get_json(f"{config.base_url}{path}/{object_id}")
+    found = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(found, dict):
         raise unreadable(
-            "expected a 'dashboard' object", body, source=SOURCE, endpoint="GET /dashboards/{id}"
+            f"expected a {key!r} object", body, source=SOURCE, endpoint=f"GET {path}/{{id}}"
         )
-    return dashboard
+    return found
 
 
 async def current_user(http: VendorHttp, config: HolisticsConfig) -> dict[str, Any]:
@@ -391,28 +399,35 @@ def jobs_by_id(body: Any) -> dict[str, Any]:
     return {str(job["id"]): job for job in jobs}
 
 
-async def job_logs(http: VendorHttp, config: HolisticsConfig, job_id: str) -> list[str]:
-    """A failed job's log messages, errors first; empty when they cannot be read."""
-    try:
-        body = await http.get_json(f"{config.base_url}/jobs/{job_id}/logs")
-    except PipelineError:
-        return []
+async def job_logs(http: VendorHttp, config: HolisticsConfig, job_id: str) -> list[dict]:
+    """Get Job's logs: `{job_logs: [...]}`, each entry an object."""
+    body = await http.get_json(f"{config.base_url}/jobs/{job_id}/logs")
     logs = body.get("job_logs") if isinstance(body, dict) else None
-    if not isinstance(logs, list):
-        return []
-    entries = [e for e in logs if isinstance(e, dict) and e.get("message")]
+    if not isinstance(logs, list) or not all(isinstance(e, dict) for e in logs):
+        raise unreadable(
+            "expected a 'job_logs' list of objects", body, source=SOURCE, endpoint=JOB_LOGS
+        )
+    return logs
+
+
+async def job_result(http: VendorHttp, config: HolisticsConfig, job_id: str) -> dict:
+    """Get Job result: `{status, error, result}` as documented."""
+    body = await http.get_json(f"{config.base_url}/jobs/{job_id}/result")
+    if not isinstance(body, dict) or not {"status", "result"} <= set(body):
+        raise unreadable(
+            "expected {status, error, result}", body, source=SOURCE, endpoint=JOB_RESULT
+        )
+    return body
+
+
+def job_failed(widget_id: str, job: Mapping[str, Any], logs: Sequence[dict]) -> JobFailed:
+    """A failed job's line, with its log messages, errors first."""
+    entries = [e for e in logs if e.get("message")]
     entries.sort(key=lambda e: str(e.get("level", "")).lower() not in ("error", "fatal"))
-    return [" ".join(str(e["message"]).split()) for e in entries]
-
-
-async def job_failed(
-    http: VendorHttp, config: HolisticsConfig, widget_id: str, job: Mapping[str, Any]
-) -> JobFailed:
-    job_id = str(job.get("id"))
-    logs = await job_logs(http, config, job_id)
-    detail = "; ".join(logs[:3]) if logs else "no log lines"
+    lines = [" ".join(str(e["message"]).split()) for e in entries]
+    detail = "; ".join(lines[:3]) if lines else "no log lines"
     return JobFailed(
-        f"export job {job_id} of widget {widget_id} ended {job.get('status')}: {detail}",
+        f"export job {job.get('id')} of widget {widget_id} ended {job.get('status')}: {detail}",
         source=SOURCE,
         endpoint="GET /jobs",
     )

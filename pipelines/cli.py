@@ -184,7 +184,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
         entry = SOURCES[name]
         source = entry.factory(**entry.placeholders)
         print(name)
+        # an unselected resource that only feeds transformers has no table of its own
+        feeders = {r._pipe.parent.name for r in source.resources.values() if r._pipe.has_parent}
         for resource in source.resources.values():
+            if resource.name in feeders and not resource.selected:
+                continue
             hints = resource.compute_table_schema()
             keys = [c for c, v in hints.get("columns", {}).items() if v.get("primary_key")]
             merge = [c for c, v in hints.get("columns", {}).items() if v.get("merge_key")]
@@ -195,6 +199,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
             line += f" primary key: {', '.join(keys) or '-'}"
             if merge:
                 line += f"; merge key: {', '.join(merge)}"
+            if not resource.selected:
+                line += " (opt-in: off until its setting is set)"
             print(line)
             if resource.name in entry.cursors:
                 print(f"  {'':<20} cursor: {entry.cursors[resource.name]}")

@@ -29,7 +29,7 @@ run: $(STAMP)
 	$(BIN)/python -m pipelines run
 
 test: $(TEST_STAMP)
-	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -m "not slow" --durations=20 $(PYTEST_ARGS)
 
 test-full: $(TEST_STAMP)
 	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -17,6 +17,7 @@ from sandbox.server import Reply, Request
 
 N_DATA_SETS = 5
 N_DATA_SOURCES = 2
+DB_PASSWORD = "db-pass-7c1e0b"  # in each data source's dbconfig; never loaded
 PROJECTS = {1: 6, 2: 3}  # AML project → models on its production branch
 BRANCHES = {(1, "develop"): 7}  # a branch of project 1 with one model more
 COMMITS = {(1, "3f2a9c1"): 4, (2, "8be04d7"): 2}  # commits holding a project's first models
@@ -82,7 +83,12 @@ class ObjectsSim:
                 "name": f"Warehouse {i}",
                 "dbtype": "postgresql",
                 "settings": {"query_timeout": 300},
-                "dbconfig": {"host": f"db{i}.example.com", "port": 5432, "dbname": "analytics"},
+                "dbconfig": {
+                    "host": f"db{i}.example.com",
+                    "port": 5432,
+                    "dbname": "analytics",
+                    "password": DB_PASSWORD,  # no doc says it is never returned
+                },
             }
             for i in range(1, N_DATA_SOURCES + 1)
         }

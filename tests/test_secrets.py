@@ -24,6 +24,7 @@ import duckdb
 import pytest
 
 from sandbox import Sandbox
+from sandbox.holistics_objects import DB_PASSWORD
 from tests.conftest import ROOT, Cli
 
 ACCOUNT = "5be26318e5274a0007f17f61"  # the sandbox's Quantive account id
@@ -31,9 +32,10 @@ SECRET_KEYS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "ACCOUNT_ID", "CLIENT_ID", 
 
 
 def secret_values(sandbox: Sandbox, *extra: str) -> set[str]:
-    """Every credential the sandbox hands out (the env's secrets and the OAuth tokens it
-    issued), long enough to be matched: datawiz's account id (`313`) is a three-digit
-    header value that also occurs in ordinary data, and is not registered as a secret."""
+    """Every credential the sandbox hands out (the env's secrets, the OAuth tokens it
+    issued and the database password in Holistics' data sources), long enough to be
+    matched: datawiz's account id (`313`) is a three-digit header value that also occurs
+    in ordinary data, and is not registered as a secret."""
     values = {
         v
         for k, v in sandbox.env().items()
@@ -41,6 +43,7 @@ def secret_values(sandbox: Sandbox, *extra: str) -> set[str]:
     }
     tokens = sandbox.datawiz.tokens
     values |= set(tokens.access) | set(tokens.refresh) | set(extra)
+    values.add(DB_PASSWORD)  # a password inside vendor data (Holistics data sources)
     return {v for v in values if len(v) >= 4}
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from typing import Any
 
 _MIN_LENGTH = 4  # shorter values would scrub ordinary text ("1", "eu")
 _lock = threading.Lock()
@@ -19,6 +21,23 @@ def register_secret(*values: object) -> None:
             text = str(value)
             if len(text) >= _MIN_LENGTH:
                 _secrets.add(text)
+
+
+# names of settings that hold credentials, in a vendor object we load (a connection's
+# configuration): their values never reach the destination
+_CREDENTIAL_NAMES = re.compile(r"pass|secret|token|credential|private_?key|api_?key", re.I)
+
+
+def masked_credentials(config: Any) -> Any:
+    """`config` with the value of every credential-looking key (at any depth) masked."""
+    if isinstance(config, dict):
+        return {
+            k: MASK if _CREDENTIAL_NAMES.search(str(k)) else masked_credentials(v)
+            for k, v in config.items()
+        }
+    if isinstance(config, list):
+        return [masked_credentials(v) for v in config]
+    return config
 
 
 def redact(text: str) -> str:

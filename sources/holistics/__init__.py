@@ -33,6 +33,7 @@ from dlt.common.configuration.inject import with_config
 from sources.common.discovery import Discovery
 from sources.common.http import HttpPolicy
 from sources.common.names import with_fields
+from sources.common.redaction import masked_credentials
 from sources.common.settings import optional_list, require_non_negative, require_positive
 from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.holistics import catalog, client, exports, lists, objects, settings
@@ -146,8 +147,9 @@ def holistics_source(
         return transformer
 
     def as_listed(rows: list[dict]) -> list[dict]:
-        # keys that snake-case alike (`fooBar`, `foo_bar`) keep both values
-        return [with_fields(row, {}) for row in rows]
+        # keys that snake-case alike (`fooBar`, `foo_bar`) keep both values; a data
+        # source's connection settings (`dbconfig`) may hold a database password: masked
+        return [with_fields(without_passwords(row), {}) for row in rows]
 
     enabled = {
         "query_reports": wanted.widget_sources,
@@ -177,6 +179,12 @@ def holistics_source(
         entries,
         widget_exports,
     )
+
+
+def without_passwords(row: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(row.get("dbconfig"), dict):
+        return {**row, "dbconfig": masked_credentials(row["dbconfig"])}
+    return row
 
 
 def dependency_kinds(value: list[str] | None) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ from sources.common.stats import record_part_failure
 from sources.quantive import client, periods
 from sources.quantive.client import SOURCE, QuantiveConfig, payment_required
 from sources.quantive.selection import V1_SNAPSHOTS, Selection
-from sources.quantive.snapshots import kpi_parts, records_table, snapshot_table
+from sources.quantive.snapshots import kpi_parts, read_body, records_table
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,9 @@ class SnapshotReader:
             for item in self._per_kpi(body, job.last, endpoint):
                 yield item
             return
-        table = snapshot_table(body, job.kpis, **self._options(job.last, endpoint))
+        what = f"snapshots of {len(job.kpis)} KPI(s) to {job.last}"
+        found = read_body(body, job.kpis, endpoint)
+        table = records_table(found, what, **self._options(job.last, endpoint))
         if table is not None and table.num_rows:
             yield conform(table, self.known)
 

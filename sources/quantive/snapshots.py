@@ -117,26 +117,6 @@ def _take(found: Records, snaps: Any, kpi_id: str, own: dict[str, Any], endpoint
     fields.extend([own] * len(snaps))
 
 
-def snapshot_table(
-    body: Any,
-    asked: Sequence[str],
-    *,
-    group_by: str,
-    time_zone: str,
-    tz: pendulum.FixedTimezone,
-    last: date,
-    endpoint: str,
-) -> pa.Table | None:
-    """The rows of one batch's answer whose groups start by `last` (the client asks one
-    day more, for servers whose `to` is exclusive); None when there are none. Raises
-    when a record cannot be read or a row would go missing."""
-    found = read_body(body, asked, endpoint)
-    what = f"snapshots of {len(asked)} KPI(s) to {last}"
-    return records_table(
-        found, what, group_by=group_by, time_zone=time_zone, tz=tz, last=last, endpoint=endpoint
-    )
-
-
 def records_table(
     found: Records,
     what: str,
@@ -147,7 +127,10 @@ def records_table(
     last: date,
     endpoint: str,
 ) -> pa.Table | None:
-    """`snapshot_table` for records already read (one KPI's, of an account-wide read)."""
+    """The rows of records already read (`read_body`, or one KPI's of `kpi_parts`) whose
+    groups start by `last` (the client asks one day more, for servers whose `to` is
+    exclusive); None when there are none. Raises when a record cannot be read or a row
+    would go missing."""
     records, kpis, fields = found
     tally = Tally(what, source=SOURCE, endpoint=endpoint)
     tally.received(len(records))

@@ -453,8 +453,8 @@ def _first_day(start_date: str | None, tz: pendulum.FixedTimezone, today: date) 
 
 
 def _day(key: str, value: str, tz: pendulum.FixedTimezone) -> date:
-    parsed = parse_datetime(SOURCE, key, value, pendulum.timezone("UTC"))
-    return date(parsed.year, parsed.month, parsed.day)
+    """The day `value` falls on in `time_zone`, the zone snapshot groups are computed in."""
+    return parse_datetime(SOURCE, key, value, tz).date()
 
 
 def _period_types(configured: list[str] | None) -> list[str]:

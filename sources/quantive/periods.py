@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import pendulum
@@ -17,12 +17,14 @@ from sources.common.errors import ConfigError, config_key_help
 SOURCE = "quantive"
 GROUP_BYS = ("day", "week", "month", "quarter", "year")
 _TZ = re.compile(r"^UTC(?:(?P<sign>[+-])(?P<hours>\d{1,2})(?::(?P<minutes>\d{2}))?)?$")
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d")
-_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
+_STEP: dict[str, dict[str, int]] = {
+    "day": {"days": 1},
+    "week": {"weeks": 1},
+    "month": {"months": 1},
+    "quarter": {"months": 3},
+    "year": {"years": 1},
+}
 
 
 def parse_time_zone(value: object) -> tuple[str, pendulum.FixedTimezone]:
@@ -54,30 +56,17 @@ def check_group_by(value: object) -> str:
     return text
 
 
-def group_start(day: date, group_by: str) -> date:
+def group_start(day: date, group_by: str) -> pendulum.Date:
     """The first day of the group (`group_by` period) that `day` falls in."""
-    if group_by == "week":
-        return day - timedelta(days=day.weekday())
-    if group_by == "month":
-        return day.replace(day=1)
+    day = pendulum.instance(day)
     if group_by == "quarter":
-        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-    if group_by == "year":
-        return date(day.year, 1, 1)
-    return day
+        return day.first_of("quarter")
+    return day if group_by == "day" else day.start_of(group_by)
 
 
-def next_group(day: date, group_by: str) -> date:
-    """The first day of the group after the one starting on `day`."""
-    if group_by == "week":
-        return day + timedelta(days=7)
-    if group_by in ("month", "quarter"):
-        months = 1 if group_by == "month" else 3
-        index = day.year * 12 + day.month - 1 + months
-        return date(index // 12, index % 12 + 1, 1)
-    if group_by == "year":
-        return date(day.year + 1, 1, 1)
-    return day + timedelta(days=1)
+def next_group(start: date, group_by: str) -> pendulum.Date:
+    """The first day of the group after the one starting on `start`."""
+    return pendulum.instance(start).add(**_STEP[group_by])
 
 
 def windows(first: date, last: date, group_by: str, days: int) -> Iterator[tuple[date, date]]:
@@ -88,7 +77,7 @@ def windows(first: date, last: date, group_by: str, days: int) -> Iterator[tuple
         end = next_group(start, group_by)
         while (end - start).days < days and end <= last:
             end = next_group(end, group_by)
-        yield start, min(end - timedelta(days=1), last)
+        yield start, min(end.subtract(days=1), last)
         start = end
 
 
@@ -96,24 +85,15 @@ def label_date(label: str, tz: pendulum.FixedTimezone | None = None) -> date | N
     """The day a snapshot group label or date names: `2022-09-05`, `2022-W36`,
     `2022-09`, `2022-Q3`, `2022`; a timestamp (`2022-09-04T21:00:00Z`) counts by its
     day in `tz`, the time zone the groups were computed in."""
+    if m := _QUARTER.match(label):  # not ISO 8601, so pendulum does not read it
+        return pendulum.Date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1)
     try:
-        if _STAMP.match(label):
-            stamp = pendulum.parse(label, tz=None)  # no offset: a local time
-            if isinstance(stamp, pendulum.DateTime):
-                return (stamp.in_timezone(tz) if tz and stamp.tzinfo else stamp).date()
-        if m := _DAY.match(label):
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        if m := _WEEK.match(label):
-            return date.fromisocalendar(int(m[1]), int(m[2]), 1)
-        if m := _MONTH.match(label):
-            return date(int(m[1]), int(m[2]), 1)
-        if m := _QUARTER.match(label):
-            return date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1)
-        if m := _YEAR.match(label):
-            return date(int(m[1]), 1, 1)
+        parsed = pendulum.parse(label, exact=True, tz=None)  # no offset: a local time
     except ValueError:  # pendulum's ParserError is one
         return None
-    return None
+    if isinstance(parsed, pendulum.DateTime):
+        return (parsed.in_timezone(tz) if tz and parsed.tzinfo else parsed).date()
+    return parsed if isinstance(parsed, pendulum.Date) else None
 
 
 def group_label(start: date, group_by: str) -> str:
@@ -124,7 +104,7 @@ def group_label(start: date, group_by: str) -> str:
     if group_by == "month":
         return f"{start.year}-{start.month:02d}"
     if group_by == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+        return f"{start.year}-Q{pendulum.instance(start).quarter}"
     if group_by == "year":
         return str(start.year)
     return start.isoformat()

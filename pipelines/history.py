@@ -93,13 +93,13 @@ def latest(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any] | None]:
 
 
 def staleness(value: Any, now: pendulum.DateTime | None = None) -> str:
-    """How far behind now a cursor value is, in words; '-' when it is not a time."""
+    """How far behind now a cursor value is, in words (`3 days behind`); '-' when it is not
+    a time. A cursor ahead of now (a clock or time zone gone wrong) says so."""
     try:
         moment = pendulum.parse(str(value))
     except Exception:
         return "-"
     if not isinstance(moment, pendulum.DateTime):
         return "-"
-    behind = (now or pendulum.now("UTC")) - moment
-    hours = int(behind.total_seconds() // 3600)
-    return f"{hours // 24} d {hours % 24} h behind" if hours >= 24 else f"{hours} h behind"
+    now = now or pendulum.now("UTC")
+    return f"{moment.diff_for_humans(now, absolute=True)} {'ahead' if moment > now else 'behind'}"

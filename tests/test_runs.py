@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 
 import dlt
+import pendulum
 import pytest
 
+from pipelines import history
 from pipelines.lock import run_lock
 from sandbox import Sandbox
 from tests.conftest import Cli
@@ -41,6 +43,22 @@ def test_every_run_lands_in_runs_and_status_reads_it(cli: Cli, sandbox: Sandbox)
     assert f" {loaded} " in f" {line} "
     assert "behind)" in status.stdout
     assert "last error: kissmetrics: GET /core/reports" in status.stdout
+
+
+@pytest.mark.parametrize(
+    ("cursor", "words"),
+    [
+        ("2026-03-07T07:00:00Z", "3 days behind"),
+        ("2026-03-10T09:00:00+02:00", "5 hours behind"),
+        ("2026-03-10", "12 hours behind"),  # a date cursor: its midnight (UTC)
+        ("2026-01-20", "1 month behind"),
+        ("2026-03-11T12:00:00Z", "1 day ahead"),  # a clock gone wrong says so
+        ("report-17", "-"),
+        (None, "-"),
+    ],
+)
+def test_status_says_how_far_behind_a_cursor_is_in_words(cursor: object, words: str) -> None:
+    assert history.staleness(cursor, pendulum.datetime(2026, 3, 10, 12)) == words
 
 
 def test_sql_prints_a_table_and_a_bad_query_is_one_line(cli: Cli) -> None:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+
+from dlt.common.utils import chunks
+from tenacity import AsyncRetrying, retry_if_result, wait_exponential
 
 from sources.common.errors import JobTimeout
 
@@ -47,7 +49,7 @@ class BatchPoller:
         self.rounds = 0
         self._waiting: dict[str, tuple[asyncio.Future[Any], float, str]] = {}
         self._wake = asyncio.Event()
-        self._next_at = math.inf
+        self._due = 0.0  # when the pause under way ends (past while none is)
         self._fresh = False
         self._task: asyncio.Task[None] | None = None
 
@@ -69,34 +71,42 @@ class BatchPoller:
         now = time.monotonic()
         self._waiting[str(job_id)] = (future, now + self.timeout, what)
         self._fresh = True
-        if now + self.interval < self._next_at:  # a new job is looked at soon, not in 5 s
-            self._next_at = now + self.interval
+        if now + self.interval < self._due:  # a new job is looked at soon, not in 5 s
+            self._due = now + self.interval
             self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
         return await future
 
     async def _run(self) -> None:
-        pause = self.interval
+        """Status rounds while jobs wait, spaced by tenacity's exponential wait: `interval`
+        before the first round after a job joined, `factor` times longer after each round
+        since (up to `max_interval`)."""
+        backoff = wait_exponential(
+            multiplier=self.interval * self.factor, exp_base=self.factor, max=self.max_interval
+        )
         while self._waiting:
-            delay = self._next_at - time.monotonic()
-            if delay > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                continue
-            await self._round()
-            if self._fresh:
-                pause, self._fresh = self.interval, False
-            else:
-                pause = min(pause * self.factor, self.max_interval)
-            self._next_at = time.monotonic() + pause
-        self._next_at = math.inf
+            self._fresh = False
+            await self._pause(self.interval)
+            async for attempt in AsyncRetrying(
+                retry=retry_if_result(lambda _: bool(self._waiting) and not self._fresh),
+                wait=backoff,
+                sleep=self._pause,
+            ):
+                with attempt:
+                    await self._round()
+
+    async def _pause(self, seconds: float) -> None:
+        """The sleep between rounds; a job that joins ends it within `interval`."""
+        self._due = time.monotonic() + seconds
+        while (left := self._due - time.monotonic()) > 0:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=left)
 
     async def _round(self) -> None:
         self.rounds += 1
-        ids = list(self._waiting)
-        batches = [ids[i : i + self.batch_size] for i in range(0, len(ids), self.batch_size)]
+        batches = list(chunks(list(self._waiting), self.batch_size))
         results = await asyncio.gather(*(self.fetch(b) for b in batches), return_exceptions=True)
         now = time.monotonic()
         for batch, result in zip(batches, results, strict=True):

@@ -8,10 +8,17 @@ A failing spec becomes an `Outcome` carrying its exception; the others go on."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from sources.common.errors import JobTimeout
 
@@ -74,14 +81,21 @@ async def poll_until(
     max_interval: float = 5.0,
     factor: float = 1.5,
 ) -> T:
-    """Call `check` with growing pauses until it returns a value; `JobTimeout` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise JobTimeout(f"{what} did not finish within {timeout:g} s (job_timeout)")
-        await asyncio.sleep(min(interval, left))
-        interval = min(interval * factor, max_interval)
+    """Call `check` with growing pauses (tenacity's exponential wait) until it returns a
+    value; `JobTimeout` after `timeout`. The last pause is cut to the time left, so the
+    job is looked at once more at the deadline; an error of `check` is raised as it is."""
+    backoff = wait_exponential(multiplier=interval, exp_base=factor, max=max_interval)
+
+    def pause(state: RetryCallState) -> float:
+        return max(0.0, min(backoff(state), timeout - state.seconds_since_start))
+
+    def timed_out(state: RetryCallState) -> NoReturn:
+        raise JobTimeout(f"{what} did not finish within {timeout:g} s (job_timeout)")
+
+    retrying = AsyncRetrying(
+        retry=retry_if_result(lambda result: result is None),
+        wait=pause,
+        stop=stop_after_delay(timeout),
+        retry_error_callback=timed_out,
+    )
+    return await retrying(check)

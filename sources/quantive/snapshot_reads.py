@@ -21,6 +21,7 @@ from typing import Any
 
 import pendulum
 import pyarrow as pa
+from dlt.common.utils import chunks
 
 from sources.common.arrow import conform
 from sources.common.completeness import unreadable
@@ -75,10 +76,10 @@ def plan(
         del by_start[latest]
         end = latest - timedelta(days=1)
     return jobs + [
-        Job(tuple(kpis[i : i + batch_size]), frm, to)
+        Job(tuple(batch), frm, to)
         for start, kpis in sorted(by_start.items())
         for frm, to in periods.windows(start, end, group_by, window_days)
-        for i in range(0, len(kpis), batch_size)
+        for batch in chunks(kpis, batch_size)
     ]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import pendulum
 
-from pipelines import destinations, history, project, runner
+from pipelines import demo, destinations, history, project, runner
 from pipelines.failures import classify
 from pipelines.registry import SOURCES, names
 from pipelines.results import Backfill
@@ -57,12 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--summary-json", metavar="PATH", help="also write the summary as JSON")
 
-    demo = commands.add_parser(
+    show = commands.add_parser(
         "demo",
         parents=[common],
         help="run every source against the local sandbox into data/demo.duckdb",
     )
-    demo.add_argument("--rows", type=int, default=30_000, help="rows per vendor dataset")
+    show.add_argument("--rows", type=int, default=30_000, help="rows per vendor dataset")
 
     check = commands.add_parser(
         "check", parents=[common], help="validate config and credentials, load nothing"
@@ -223,9 +223,17 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipelines.demo import run_demo
-
-    return run_demo(rows=args.rows, verbose=args.verbose)
+    with demo.sandboxed(args.rows) as destination:
+        code = run_sources(
+            names(),
+            destination,
+            Backfill(),
+            full_refresh=False,
+            summary_json=None,
+            verbose=args.verbose,
+        )
+    demo.show_samples()
+    return code
 
 
 def cmd_status(args: argparse.Namespace) -> int:

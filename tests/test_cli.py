@@ -114,6 +114,27 @@ def test_demo_loads_every_source_and_shows_a_query(tmp_path: Path) -> None:
         assert set(names()) <= schemas
 
 
+def test_demo_without_the_sandbox_says_to_run_it_from_a_clone(tmp_path: Path) -> None:
+    """The installed package has no sandbox/: the demo fails with one line, not a traceback."""
+    project = project_copy(tmp_path)
+    no_sandbox = "import sys; sys.modules['sandbox'] = None; from pipelines.cli import main; "
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            no_sandbox + f"sys.exit(main(['demo', '--project-dir', {str(project)!r}]))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: the demo needs the vendor simulators in sandbox/")
+    assert "run it from a clone" in done.stderr and done.stderr.count("\n") == 1
+    assert not (project / "data" / "demo.duckdb").exists()
+
+
 def test_duckdb_out_of_memory_names_the_setting_that_fixes_it(tmp_path: Path) -> None:
     import duckdb
 

@@ -13,7 +13,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+import duckdb
 import pendulum
+import pyarrow as pa
 
 from pipelines import demo, destinations, history, project, runner
 from pipelines.failures import classify
@@ -217,7 +219,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
         return code
     for listing in found.listings:
         print(f"\n{listing.title}")
-        print(_table(list(listing.columns), [tuple(row) for row in listing.rows]))
+        texts = [[None if v is None else str(v) for v in row] for row in listing.rows]
+        columns = [
+            pa.array([row[i] for row in texts], pa.string()) for i in range(len(listing.columns))
+        ]
+        _show(pa.Table.from_arrays(columns, names=list(listing.columns)))
     print(f"\n# add to .dlt/config.toml\n[sources.{name}]\n{found.snippet}")
     return 0
 
@@ -258,13 +264,22 @@ def cmd_sql(args: argparse.Namespace) -> int:
     pipeline = make_pipeline(names()[0], destination)
     try:
         with pipeline.sql_client() as client, client.execute_query(args.query) as cursor:
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall() if columns else []
+            result = cursor.arrow() if cursor.description else None
     except Exception as exc:
         _fail(f"sql: {' '.join(str(exc).split())[:300]}", args.verbose, exc)
         return 2
-    print(_table(columns, rows))
+    if result is None:
+        print("(no result set)")
+    else:
+        _show(result)
     return 0
+
+
+def _show(table: pa.Table) -> None:
+    """DuckDB's rendering of a table, every row and every value whole (`show` abbreviates
+    long values, wide tables and more than 40 rows by default)."""
+    whole = {"max_width": 1 << 20, "max_col_width": 1 << 20}
+    duckdb.from_arrow(table).show(max_rows=max(table.num_rows, 1), **whole)
 
 
 COMMANDS = {
@@ -280,18 +295,6 @@ COMMANDS = {
 
 def _when(run: dict | None) -> str:
     return str(run["started_at"])[:19].replace("T", " ") if run else "-"
-
-
-def _table(columns: list[str], rows: list[tuple]) -> str:
-    cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = [
-        " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
-        "-+-".join("-" * w for w in widths),
-    ]
-    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(lines)
 
 
 def _choose(requested: Sequence[str]) -> list[str]:

@@ -87,6 +87,13 @@ class Cli:
             return con.sql(query).fetchall()
 
 
+def shown_rows(text: str) -> list[list[str]]:
+    """The cells of each line of the tables DuckDB's `show` printed in `text`, its two
+    header lines (column names, then types) included."""
+    lines = [line.strip().strip("│") for line in text.splitlines() if line.startswith("│")]
+    return [[cell.strip() for cell in line.split("│")] for line in lines]
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(rows=600) as sb:

@@ -18,7 +18,7 @@ import pytest
 from pipelines import history
 from pipelines.lock import run_lock
 from sandbox import Sandbox
-from tests.conftest import Cli
+from tests.conftest import Cli, shown_rows
 from tests.truth import expected_counts
 
 
@@ -65,12 +65,18 @@ def test_sql_prints_a_table_and_a_bad_query_is_one_line(cli: Cli) -> None:
     assert cli("run", "kissmetrics").code == 0
     result = cli("sql", "SELECT name FROM kissmetrics.reports ORDER BY name")
     assert result.code == 0, result.output
-    assert result.stdout.splitlines()[2:] == [
-        "Active People     ",
-        "Revenue per Person",
-        "Signups by Channel",
-        "(3 rows)",
+    assert shown_rows(result.stdout) == [
+        ["name"],
+        ["varchar"],
+        ["Active People"],
+        ["Revenue per Person"],
+        ["Signups by Channel"],
     ]
+    # every row and every value whole: DuckDB's `show` abbreviates both unless told
+    many = cli("sql", "SELECT range AS n, repeat('x', 300) AS long FROM range(100)")
+    assert many.code == 0, many.output
+    rows = shown_rows(many.stdout)[2:]
+    assert len(rows) == 100 and rows[-1] == ["99", "x" * 300]
     bad = cli("sql", "SELECT * FROM kissmetrics.no_such_table")
     assert bad.code == 2 and bad.stderr.count("\n") == 1 and "no_such_table" in bad.stderr
 

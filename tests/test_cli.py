@@ -12,8 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines import demo
 from pipelines.registry import names
 from sandbox import Sandbox
+from sources.common.errors import ConfigError
 from tests.conftest import FAST, ROOT, Cli
 
 
@@ -114,25 +116,19 @@ def test_demo_loads_every_source_and_shows_a_query(tmp_path: Path) -> None:
         assert set(names()) <= schemas
 
 
-def test_demo_without_the_sandbox_says_to_run_it_from_a_clone(tmp_path: Path) -> None:
-    """The installed package has no sandbox/: the demo fails with one line, not a traceback."""
-    project = project_copy(tmp_path)
-    no_sandbox = "import sys; sys.modules['sandbox'] = None; from pipelines.cli import main; "
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            no_sandbox + f"sys.exit(main(['demo', '--project-dir', {str(project)!r}]))",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith("error: the demo needs the vendor simulators in sandbox/")
-    assert "run it from a clone" in done.stderr and done.stderr.count("\n") == 1
-    assert not (project / "data" / "demo.duckdb").exists()
+def test_demo_without_the_sandbox_says_to_run_it_from_a_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installed package has no sandbox/: the demo stops with a configuration error
+    (one line, exit 2) before it touches anything."""
+    monkeypatch.setitem(sys.modules, "sandbox", None)  # as where only the package is installed
+    monkeypatch.chdir(tmp_path)
+    with (
+        pytest.raises(ConfigError, match=r"the demo needs the vendor simulators in sandbox/"),
+        demo.sandboxed(rows=10),
+    ):
+        pass
+    assert not (tmp_path / "data").exists()
 
 
 def test_duckdb_out_of_memory_names_the_setting_that_fixes_it(tmp_path: Path) -> None:

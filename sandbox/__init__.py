@@ -20,8 +20,11 @@ from sandbox.holistics import HolisticsSim
 from sandbox.kissmetrics import KissmetricsSim
 from sandbox.quantive import QuantiveSim
 from sandbox.server import Faults, VendorServer
+from sandbox.simulator import Simulator
 
-VENDORS = ("kissmetrics", "datawiz", "holistics", "quantive")
+# every simulator, in the order their hosts take ports; a new vendor is one line here
+SIMULATORS: tuple[type[Simulator], ...] = (HolisticsSim, KissmetricsSim, DatawizSim, QuantiveSim)
+VENDORS = tuple(sim.name for sim in SIMULATORS)
 DEFAULT_DAYS = 28
 
 
@@ -40,41 +43,20 @@ class Sandbox:
         self.data_start = (now - timedelta(days=days)).replace(hour=0, minute=0)
         self.vendors = vendors
         self.port_base = port_base
-        self.sims: dict[str, Any] = {}
         # a host that belongs to no vendor: tests point redirects and Locations at it
         self.foreign = VendorServer("foreign")
-        if "holistics" in vendors:
-            self.sims["holistics"] = HolisticsSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
-        if "kissmetrics" in vendors:
-            self.sims["kissmetrics"] = KissmetricsSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
-        if "datawiz" in vendors:
-            self.sims["datawiz"] = DatawizSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
-        if "quantive" in vendors:
-            self.sims["quantive"] = QuantiveSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
+        self.sims: dict[str, Any] = {
+            sim.name: sim(rows, data_start=self.data_start, data_end=self.data_end, seed=seed)
+            for sim in SIMULATORS
+            if sim.name in vendors
+        }
 
-    @property
-    def kissmetrics(self) -> KissmetricsSim:
-        return self.sims["kissmetrics"]
-
-    @property
-    def holistics(self) -> HolisticsSim:
-        return self.sims["holistics"]
-
-    @property
-    def datawiz(self) -> DatawizSim:
-        return self.sims["datawiz"]
-
-    @property
-    def quantive(self) -> QuantiveSim:
-        return self.sims["quantive"]
+    def __getattr__(self, vendor: str) -> Any:
+        """`sandbox.kissmetrics`: the simulator of that vendor."""
+        sims = self.__dict__.get("sims", {})
+        if vendor in sims:
+            return sims[vendor]
+        raise AttributeError(vendor)
 
     @property
     def servers(self) -> list[VendorServer]:

@@ -157,20 +157,18 @@ class DatawizSim(BuilderAnswers, WidgetPayloads, Simulator):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def env(self) -> dict[str, str]:
-
+    def settings(self) -> dict[str, str]:
         return {
-            "SOURCES__DATAWIZ__CLIENT_ID": CLIENT_ID,
-            "SOURCES__DATAWIZ__CLIENT_SECRET": CLIENT_SECRET,
-            "SOURCES__DATAWIZ__USERNAME": USERNAME,
-            "SOURCES__DATAWIZ__PASSWORD": PASSWORD,
-            "SOURCES__DATAWIZ__ACCOUNT_ID": ACCOUNT_ID,
-            "SOURCES__DATAWIZ__TOKEN_URL": f"{self.auth.base_url}/o/token/",
-            "SOURCES__DATAWIZ__API_URL": self.api.base_url,
-            "SOURCES__DATAWIZ__BI_URL": self.bi.base_url,
-            "SOURCES__DATAWIZ__START_DATE": self.first_day.isoformat(),
-            "SOURCES__DATAWIZ__TABLES": json.dumps(EXAMPLE_TABLES),
-            "SOURCES__DATAWIZ__REPORTS": json.dumps(EXAMPLE_REPORTS + EXAMPLE_WIDGETS),
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "username": USERNAME,
+            "password": PASSWORD,
+            "account_id": ACCOUNT_ID,
+            "token_url": f"{self.auth.base_url}/o/token/",
+            "api_url": self.api.base_url,
+            "bi_url": self.bi.base_url,
+            "tables": json.dumps(EXAMPLE_TABLES),
+            "reports": json.dumps(EXAMPLE_REPORTS + EXAMPLE_WIDGETS),
         }
 
     # -- what tests use ---------------------------------------------------------------

@@ -66,6 +66,7 @@ def _api(method: str, pattern: str, handler: str, level: int = 1) -> Route:
 class HolisticsSim(MetadataSim, ObjectsSim, WidgetData, ExportJobs, Simulator):
     name = "holistics"
     HOSTS = ("api", "storage")
+    API_PREFIX = PREFIX
     # each detail the docs leave open, with every plausible form (the default first)
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
         # GET /exports/download: a 302 to storage signed in the path, a 302 to a URL
@@ -208,22 +209,17 @@ class HolisticsSim(MetadataSim, ObjectsSim, WidgetData, ExportJobs, Simulator):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    @property
-    def base_url(self) -> str:
-        return f"{self.api.base_url}{PREFIX}"
-
-    def env(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
         return {
-            "SOURCES__HOLISTICS__BASE_URL": self.base_url,
-            "SOURCES__HOLISTICS__API_KEY": self.api_key,
-            "SOURCES__HOLISTICS__DASHBOARD_IDS": "[1, 2]",
-            "SOURCES__HOLISTICS__WIDGET_IDS": "[105]",
-            "SOURCES__HOLISTICS__START_DATE": self.data_start.date().isoformat(),
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "dashboard_ids": "[1, 2]",
+            "widget_ids": "[105]",
             # opt-in paths, cheap here: the demo and every full load read them
-            "SOURCES__HOLISTICS__DATA_MODEL_PROJECTS": "[1, 2]",
-            "SOURCES__HOLISTICS__DEPENDENCY_TYPES": '["DataSource", "DataSet", "DataModel"]',
-            "SOURCES__HOLISTICS__USER_ATTRIBUTE_ENTRIES": "true",
-            "SOURCES__HOLISTICS__LIST_FILTERS": '{"groups": {"include_users": true}}',
+            "data_model_projects": "[1, 2]",
+            "dependency_types": '["DataSource", "DataSet", "DataModel"]',
+            "user_attribute_entries": "true",
+            "list_filters": '{"groups": {"include_users": true}}',
         }
 
     # -- protocol --------------------------------------------------------------------

@@ -101,12 +101,11 @@ class KissmetricsSim(CoreMetadata, Simulator):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def env(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
         return {
-            "SOURCES__KISSMETRICS__API_URL": self.api.base_url,
-            "SOURCES__KISSMETRICS__QUERY_URL": self.query.base_url,
-            "SOURCES__KISSMETRICS__API_TOKEN": self.token,
-            "SOURCES__KISSMETRICS__START_DATE": self.data_start.date().isoformat(),
+            "api_url": self.api.base_url,
+            "query_url": self.query.base_url,
+            "api_token": self.token,
         }
 
     # -- what tests use ---------------------------------------------------------------

@@ -82,6 +82,7 @@ class InsightDef:
 
 class QuantiveSim(KpiSelection, KpiBodies, SnapshotAnswers, Simulator):
     name = "quantive"
+    API_PREFIX = PREFIX
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
         "snapshots_shape": ("by_kpi", "items_grouped", "items_flat", "bare_list"),
         "snapshot_fields": ("plain", "annotated"),
@@ -94,14 +95,17 @@ class QuantiveSim(KpiSelection, KpiBodies, SnapshotAnswers, Simulator):
         "usages_shape": ("kpis", "items", "ids"),
         "projections_in_kpi": ("embedded", "absent"),
     }
-    ROUTES = (
-        Route("api", "GET", rf"{PREFIX}/v2/kpis", "_list_kpis"),
-        Route("api", "GET", rf"{PREFIX}/v1/kpis/(?P<kid>[^/]+)", "_get_kpi"),
-        Route("api", "GET", rf"{PREFIX}/v1/kpi-snapshots", "_snapshots"),
-        Route("api", "GET", rf"{PREFIX}/v2/kpis/snapshots", "_v2_snapshots"),
-        Route("api", "GET", rf"{PREFIX}/v1/kpis/(?P<kid>[^/]+)/projections", "_projections"),
-        Route("api", "GET", rf"{PREFIX}/v1/kpis/(?P<kid>[^/]+)/statistics", "_statistics"),
-        Route("api", "GET", rf"{PREFIX}/v1/insights/(?P<iid>[^/]+)/usages/kpis", "_usages"),
+    ROUTES = tuple(
+        Route("api", "GET", PREFIX + pattern, handler)
+        for pattern, handler in (
+            (r"/v2/kpis", "_list_kpis"),
+            (r"/v1/kpis/(?P<kid>[^/]+)", "_get_kpi"),
+            (r"/v1/kpi-snapshots", "_snapshots"),
+            (r"/v2/kpis/snapshots", "_v2_snapshots"),
+            (r"/v1/kpis/(?P<kid>[^/]+)/projections", "_projections"),
+            (r"/v1/kpis/(?P<kid>[^/]+)/statistics", "_statistics"),
+            (r"/v1/insights/(?P<iid>[^/]+)/usages/kpis", "_usages"),
+        )
     )
 
     def setup(self, rows: int) -> None:
@@ -133,17 +137,15 @@ class QuantiveSim(KpiSelection, KpiBodies, SnapshotAnswers, Simulator):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    @property
-    def base_url(self) -> str:
-        return f"{self.api.base_url}{PREFIX}"
-
-    def env(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
         return {
-            "SOURCES__QUANTIVE__BASE_URL": self.base_url,
-            "SOURCES__QUANTIVE__ACCESS_TOKEN": self.token,
-            "SOURCES__QUANTIVE__ACCOUNT_ID": self.account_id,
-            "SOURCES__QUANTIVE__START_DATE": self.snapshot_start.isoformat(),
+            "base_url": self.base_url,
+            "access_token": self.token,
+            "account_id": self.account_id,
         }
+
+    def start_date(self) -> date:
+        return self.snapshot_start
 
     # -- the data ------------------------------------------------------------------
 

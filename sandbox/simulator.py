@@ -4,7 +4,7 @@ front of every route that needs one, and its dialect knobs.
 A vendor simulator is a subclass that declares `name`, `HOSTS` (its hosts, in port
 order), `DIALECTS` (knob → forms, the default first), `ROUTES` (which handler answers
 what, on which host, whether it needs auth), `refuse` (its auth check and the refusals
-that come before any handler) and `env` (what points a source at it); `setup` builds its
+that come before any handler) and `settings` (what points its source at it); `setup` builds its
 data. Faults, quotas, slow answers and the in-flight count are each host's
 (`sandbox/server.py`), the same for every vendor."""
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, NamedTuple
 
 from sandbox.server import Handler, Reply, Request, VendorServer
@@ -34,6 +34,7 @@ class Simulator:
     HOSTS: ClassVar[tuple[str, ...]] = ("api",)
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {}
     ROUTES: ClassVar[tuple[Route, ...]] = ()
+    API_PREFIX: ClassVar[str] = ""  # the path of the API on its first host
 
     def __init__(
         self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0
@@ -55,9 +56,19 @@ class Simulator:
     def setup(self, rows: int) -> None:
         """Build the vendor's data and its knobs (before the routes are registered)."""
 
+    def settings(self) -> dict[str, str]:
+        """The source's configuration that points it at this simulator (lower-case keys)."""
+        raise NotImplementedError
+
+    def start_date(self) -> date:
+        """The first day the source is told to load."""
+        return self.data_start.date()
+
     def env(self) -> dict[str, str]:
         """Environment variables that point the vendor's source at this simulator."""
-        raise NotImplementedError
+        settings = {**self.settings(), "start_date": self.start_date().isoformat()}
+        prefix = f"SOURCES__{self.name.upper()}__"
+        return {prefix + key.upper(): value for key, value in settings.items()}
 
     def refuse(self, host: str, request: Request, args: dict[str, str]) -> Reply | None:
         """The answer to a request that must not reach its handler (bad credentials, …),
@@ -69,6 +80,11 @@ class Simulator:
     @property
     def servers(self) -> list[VendorServer]:
         return [self.host(host) for host in self.HOSTS]
+
+    @property
+    def base_url(self) -> str:
+        """Where the API is: its first host and `API_PREFIX`."""
+        return f"{self.host(self.HOSTS[0]).base_url}{self.API_PREFIX}"
 
     def host(self, name: str) -> VendorServer:
         return getattr(self, name)

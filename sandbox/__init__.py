@@ -7,7 +7,11 @@
 
 Every simulator listens on 127.0.0.1 on free ports (or from `port_base` on), serves
 seeded, deterministic data of the requested size, and takes fault knobs at runtime
-(`sandbox.kissmetrics.api.faults.error_burst = 3`) or from a `--faults` spec."""
+(`sandbox.kissmetrics.api.faults.error_burst = 3`) or from a `--faults` spec.
+
+A vendor's simulator is a `Simulator` subclass (sandbox/simulator.py) in its own module
+(with mixin modules beside it when it grows past 400 lines); adding a vendor is that
+module and its line in `SIMULATORS`."""
 
 from __future__ import annotations
 

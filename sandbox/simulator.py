@@ -1,12 +1,12 @@
 """The base of every vendor simulator: its hosts, its route table, the auth check in
-front of every route that needs one, and its dialect knobs.
+front of every route that needs one, its dialect knobs and its environment.
 
 A vendor simulator is a subclass that declares `name`, `HOSTS` (its hosts, in port
 order), `DIALECTS` (knob → forms, the default first), `ROUTES` (which handler answers
 what, on which host, whether it needs auth), `refuse` (its auth check and the refusals
-that come before any handler) and `settings` (what points its source at it); `setup` builds its
-data. Faults, quotas, slow answers and the in-flight count are each host's
-(`sandbox/server.py`), the same for every vendor."""
+that come before any handler) and `settings` (what points its source at it); `setup`
+builds its data. Faults, quotas and their headers, slow answers and the in-flight count
+belong to each host (`sandbox/server.py`), the same for every vendor."""
 
 from __future__ import annotations
 

@@ -7,7 +7,11 @@
 
 Every simulator listens on 127.0.0.1 on free ports (or from `port_base` on), serves
 seeded, deterministic data of the requested size, and takes fault knobs at runtime
-(`sandbox.kissmetrics.api.faults.error_burst = 3`) or from a `--faults` spec."""
+(`sandbox.kissmetrics.api.faults.error_burst = 3`) or from a `--faults` spec.
+
+A vendor's simulator is a `Simulator` subclass (sandbox/simulator.py) in its own module
+(with mixin modules beside it when it grows past 400 lines); adding a vendor is that
+module and its line in `SIMULATORS`."""
 
 from __future__ import annotations
 
@@ -20,8 +24,11 @@ from sandbox.holistics import HolisticsSim
 from sandbox.kissmetrics import KissmetricsSim
 from sandbox.quantive import QuantiveSim
 from sandbox.server import Faults, VendorServer
+from sandbox.simulator import Simulator
 
-VENDORS = ("kissmetrics", "datawiz", "holistics", "quantive")
+# every simulator, in the order their hosts take ports; a new vendor is one line here
+SIMULATORS: tuple[type[Simulator], ...] = (HolisticsSim, KissmetricsSim, DatawizSim, QuantiveSim)
+VENDORS = tuple(sim.name for sim in SIMULATORS)
 DEFAULT_DAYS = 28
 
 
@@ -40,41 +47,20 @@ class Sandbox:
         self.data_start = (now - timedelta(days=days)).replace(hour=0, minute=0)
         self.vendors = vendors
         self.port_base = port_base
-        self.sims: dict[str, Any] = {}
         # a host that belongs to no vendor: tests point redirects and Locations at it
         self.foreign = VendorServer("foreign")
-        if "holistics" in vendors:
-            self.sims["holistics"] = HolisticsSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
-        if "kissmetrics" in vendors:
-            self.sims["kissmetrics"] = KissmetricsSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
-        if "datawiz" in vendors:
-            self.sims["datawiz"] = DatawizSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
-        if "quantive" in vendors:
-            self.sims["quantive"] = QuantiveSim(
-                rows, data_start=self.data_start, data_end=self.data_end, seed=seed
-            )
+        self.sims: dict[str, Any] = {
+            sim.name: sim(rows, data_start=self.data_start, data_end=self.data_end, seed=seed)
+            for sim in SIMULATORS
+            if sim.name in vendors
+        }
 
-    @property
-    def kissmetrics(self) -> KissmetricsSim:
-        return self.sims["kissmetrics"]
-
-    @property
-    def holistics(self) -> HolisticsSim:
-        return self.sims["holistics"]
-
-    @property
-    def datawiz(self) -> DatawizSim:
-        return self.sims["datawiz"]
-
-    @property
-    def quantive(self) -> QuantiveSim:
-        return self.sims["quantive"]
+    def __getattr__(self, vendor: str) -> Any:
+        """`sandbox.kissmetrics`: the simulator of that vendor."""
+        sims = self.__dict__.get("sims", {})
+        if vendor in sims:
+            return sims[vendor]
+        raise AttributeError(vendor)
 
     @property
     def servers(self) -> list[VendorServer]:

@@ -11,7 +11,6 @@ answers 422 InvalidParameterError, a missing required parameter 400, an unknown 
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, ClassVar
 
 from sandbox.server import Reply, Request
@@ -24,10 +23,6 @@ N_ATTRIBUTES = 4
 ROLES = ("user", "explorer", "analyst", "admin", "growth_admin", "it_admin")
 STATUSES = ("active", "deleted", "pending")
 SCHEDULE_DESTS = ("EmailDest", "SlackDest", "Adls2Dest", "SftpDest")
-
-
-def _h(*parts: object) -> int:
-    return int(hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).hexdigest(), 16)
 
 
 def _error(status: int, kind: str, message: str, **details: Any) -> Reply:

@@ -48,7 +48,7 @@ class ObjectsSim:
     object_links: str
     dependants: str
 
-    def __init__(self) -> None:
+    def _objects_setup(self) -> None:
         self.deleted_reports: set[str] = set()  # query reports answering 404
 
     def query_reports(self) -> dict[int, dict[str, Any]]:

@@ -32,147 +32,31 @@ so a window run again gets the same links. Faults no reading of the doc allows:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from sandbox.kissmetrics_data import DRIFTS, REPORTS, Query, ReportData
 from sandbox.kissmetrics_metadata import CoreMetadata
 from sandbox.kissmetrics_metadata import error as _error
 from sandbox.kissmetrics_metadata import link as _link
-from sandbox.server import Reply, Request, VendorServer
+from sandbox.server import Reply, Request
+from sandbox.simulator import Route, Simulator
+
+__all__ = ["REPORTS", "KissmetricsSim"]
 
 TOKEN = "km-sandbox-token-7f3a9c2e51d04b8a"
 QUERY_IDS = uuid.UUID("0b5e8a52-4c1d-4f6e-9a3b-6d2c1e7f8a90")  # namespace of query ids
 MAX_LIMIT = 10_000
 OWN_PAGE_SIZE = 20  # `page_limit=own_size`: the host's page size, whatever `limit` asks
 REPORTS_PAGE_SIZE = 2  # `reports_list=paged`: reports per page
-CHANNELS = ("organic", "paid", "referral", "email", "social")
-COUNTRIES = ("UA", "PL", "DE", "US")
-DRIFTS = ("", "add_field", "change_type", "drop_field")
-PLANS = ("free", "starter", "pro", "enterprise")
 
 
-@dataclass
-class ReportDef:
-    id: str
-    name: str
-    report_type: str
-    columns: list[str] | None  # None: the API gives no definition
-    keys: list[str]  # the row's keys when results come as objects (`result_rows=objects`)
-
-    def row(self, i: int, ts: datetime) -> list[Any]:
-        """Row i of this report; values depend only on (report, i)."""
-        h = int(hashlib.blake2b(f"{self.id}:{i}".encode(), digest_size=8).hexdigest(), 16)
-        stamp = ts.isoformat()
-        if self.report_type == "people_search_v2" and self.columns:
-            return [
-                100_000 + i,
-                f"user{i}@example.com",
-                CHANNELS[h % 5],
-                stamp,
-                round((h % 100_000) / 100, 2),
-            ]
-        if self.report_type == "revenue":
-            return [100_000 + i, stamp, round((h % 50_000) / 100, 2), PLANS[h % 4]]
-        return [f"person-{i}", f"user{i}@example.com", stamp]
-
-
-REPORTS = (
-    ReportDef(
-        "64361c30-4a48-0131-0cbb-22000a9f1c0f",
-        "Signups by Channel",
-        "people_search_v2",
-        ["identity", "email", "channel", "signed_up_at", "revenue"],
-        ["identity", "email", "channel", "signed_up_at", "revenue"],
-    ),
-    ReportDef(
-        "a05aaa60-dffd-0132-7bff-22000a9a8afc",
-        "Revenue per Person",
-        "revenue",
-        None,
-        ["KM Person", "Time", "Revenue", "Plan"],
-    ),
-    ReportDef(
-        "c7e2f5b0-1a2b-0133-4c5d-22000a9a0001",
-        "Active People",
-        "people_search_v2",
-        None,
-        ["KM Person", "Email", "Last Seen"],
-    ),
-)
-
-
-@dataclass
-class Query:
-    report: ReportDef
-    start: datetime
-    end: datetime  # inclusive, as the API takes it
-    created: float
-    latency: float
-    never_completes: bool
-    total: int | None = None  # rows its results had when last served
-
-
-@dataclass
-class ReportData:
-    """The rows of one report: `n` computed rows, plus late rows and revisions from tests."""
-
-    report: ReportDef
-    n: int
-    start: datetime
-    end: datetime
-    late: list[tuple[datetime, list[Any]]] = field(default_factory=list)
-    revised: dict[int, list[Any]] = field(default_factory=dict)
-    drift: str = ""  # schema drift of "Signups by Channel", one of DRIFTS
-
-    def columns(self) -> list[str] | None:
-        return drifted(self.report.columns, self.drift, ["country"])
-
-    def keys(self) -> list[str]:
-        return drifted(self.report.keys, self.drift, ["country"]) or []
-
-    @property
-    def step(self) -> float:
-        return (self.end - self.start).total_seconds() / max(1, self.n)
-
-    def time_of(self, i: int) -> datetime:
-        return self.start + timedelta(seconds=math.floor(i * self.step))
-
-    def row(self, i: int) -> list[Any]:
-        row = self.revised.get(i) or self.report.row(i, self.time_of(i))
-        if self.drift == "change_type" and self.report.columns:
-            row = [*row[:4], f"{row[4]:.2f} USD"]
-        return drifted(row, self.drift, [COUNTRIES[i % len(COUNTRIES)]])
-
-    def index_range(self, lo: datetime, hi: datetime) -> range:
-        """Indices of computed rows whose time lies in [lo, hi] (both inclusive)."""
-        first = max(0, math.ceil((lo - self.start).total_seconds() / self.step - 1e-9))
-        while first > 0 and self.time_of(first - 1) >= lo:
-            first -= 1
-        while first < self.n and self.time_of(first) < lo:
-            first += 1
-        last = min(self.n - 1, math.floor((hi - self.start).total_seconds() / self.step + 1e-9))
-        while last >= 0 and last < self.n and self.time_of(last) > hi:
-            last -= 1
-        while last + 1 < self.n and self.time_of(last + 1) <= hi:
-            last += 1
-        return range(first, last + 1)
-
-    def late_in(self, lo: datetime, hi: datetime) -> list[list[Any]]:
-        return [row for ts, row in self.late if lo <= ts <= hi]
-
-    def all_rows(self) -> list[list[Any]]:
-        return [self.row(i) for i in range(self.n)] + [row for _, row in self.late]
-
-
-class KissmetricsSim(CoreMetadata):
+class KissmetricsSim(CoreMetadata, Simulator):
     name = "kissmetrics"
+    HOSTS = ("api", "query")
     DIALECTS: ClassVar[dict[str, tuple[str, ...]]] = {
         "run_dates": ("iso", "unix"),
         "run_link": ("query", "api", "absent"),
@@ -185,12 +69,20 @@ class KissmetricsSim(CoreMetadata):
         **CoreMetadata.DIALECTS,
     }
 
-    def __init__(self, rows: int, *, data_start: datetime, data_end: datetime, seed: int = 0):
+    ROUTES = (
+        Route("api", "GET", r"/core/reports", "_list_reports"),
+        *CoreMetadata.METADATA_ROUTES,
+        Route("api", "POST", r"/query/reports/(?P<rid>[^/]+)/run", "_run"),
+        Route("query", "POST", r"/v2/products/(?P<pid>[^/]+)/reports/(?P<rid>[^/]+)/run", "_run"),
+        Route("query", "GET", r"/v2/queries/(?P<qid>[^/]+)/status", "_status"),
+        Route("query", "GET", r"/v2/queries/(?P<qid>[^/]+)/results", "_results"),
+    )
+
+    def setup(self, rows: int) -> None:
         per_report = max(1, rows // len(REPORTS))
-        self.data = {r.id: ReportData(r, per_report, data_start, data_end) for r in REPORTS}
-        self.data_start, self.data_end = data_start, data_end
-        self.api = VendorServer("kissmetrics-api", seed=seed)
-        self.query = VendorServer("kissmetrics-query", seed=seed + 1)
+        self.data = {
+            r.id: ReportData(r, per_report, self.data_start, self.data_end) for r in REPORTS
+        }
         self.token = TOKEN
         self.job_latency = 0.0
         # benchmarks: keep each results page's serialised rows, so the simulator is never
@@ -199,8 +91,6 @@ class KissmetricsSim(CoreMetadata):
         self._page_cache: dict[tuple[Any, ...], bytes] = {}
         self.never_complete: set[str] = set()  # report ids whose queries never finish
         self.foreign_location: str | None = None  # base URL to put in status Locations
-        for knob, forms in self.DIALECTS.items():
-            setattr(self, knob, forms[0])
         # faults no reading of the doc allows: the source must fail the window, loudly
         self.ignore_offset = False  # every results page is the first, its offset echoed
         self.total_skew = 0  # added to `pagination.total`
@@ -208,21 +98,14 @@ class KissmetricsSim(CoreMetadata):
         self.renamed: dict[str, str] = {}  # report id → the name the list gives it now
         self.deleted_reports: set[str] = set()
         self.queries: dict[str, Query] = {}
-        self._lock = threading.Lock()
-        self._routes()
 
     # -- lifecycle -------------------------------------------------------------------
 
-    @property
-    def servers(self) -> list[VendorServer]:
-        return [self.api, self.query]
-
-    def env(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
         return {
-            "SOURCES__KISSMETRICS__API_URL": self.api.base_url,
-            "SOURCES__KISSMETRICS__QUERY_URL": self.query.base_url,
-            "SOURCES__KISSMETRICS__API_TOKEN": self.token,
-            "SOURCES__KISSMETRICS__START_DATE": self.data_start.date().isoformat(),
+            "api_url": self.api.base_url,
+            "query_url": self.query.base_url,
+            "api_token": self.token,
         }
 
     # -- what tests use ---------------------------------------------------------------
@@ -246,25 +129,10 @@ class KissmetricsSim(CoreMetadata):
 
     # -- protocol --------------------------------------------------------------------
 
-    def _routes(self) -> None:
-        self.api.route("GET", r"/core/reports", self._authed(self._list_reports))
-        self._metadata_routes()
-        self.api.route("POST", r"/query/reports/(?P<rid>[^/]+)/run", self._authed(self._run))
-        self.query.route(
-            "POST",
-            r"/v2/products/(?P<pid>[^/]+)/reports/(?P<rid>[^/]+)/run",
-            self._authed(self._run),
-        )
-        self.query.route("GET", r"/v2/queries/(?P<qid>[^/]+)/status", self._authed(self._status))
-        self.query.route("GET", r"/v2/queries/(?P<qid>[^/]+)/results", self._authed(self._results))
-
-    def _authed(self, handler):
-        def wrapped(request: Request, **kwargs: str) -> Reply:
-            if request.headers.get("authorization") != f"Bearer {self.token}":
-                return _error(401, "Unauthorized: missing or invalid API token")
-            return handler(request, **kwargs)
-
-        return wrapped
+    def refuse(self, host: str, request: Request, args: dict[str, str]) -> Reply | None:
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return _error(401, "Unauthorized: missing or invalid API token")
+        return None
 
     def _list_reports(self, request: Request) -> Reply:
         reports = [self._report_json(report) for report in self.listed()]
@@ -417,17 +285,6 @@ class KissmetricsSim(CoreMetadata):
         if self.cache_pages and not late:
             self._page_cache[key] = serialised
         return serialised
-
-
-def drifted(values: list[Any] | None, drift: str, added: list[Any]) -> list[Any] | None:
-    """A definition or row of "Signups by Channel" after a schema drift."""
-    if values is None or len(values) != 5:
-        return values
-    if drift == "add_field":
-        return [*values, *added]
-    if drift == "drop_field":
-        return [v for index, v in enumerate(values) if index != 2]  # no more `channel`
-    return values
 
 
 def _page_links(url: str, limit: int, offset: int, total: int) -> list[dict[str, Any]]:

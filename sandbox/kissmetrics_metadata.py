@@ -21,6 +21,7 @@ from datetime import UTC
 from typing import Any, ClassVar
 
 from sandbox.server import Reply, Request
+from sandbox.simulator import Route
 
 ACCOUNT_ID = "51cc9c30-0edf-0131-ead3-12313b0d181e"
 ACCOUNT_NAME = "Sandbox Analytics Inc."
@@ -44,13 +45,11 @@ class CoreMetadata:
     }
     deleted_reports: set[str]
 
-    def _metadata_routes(self) -> None:
-        for pattern, handler in (
-            (r"/core/reports/(?P<rid>[^/]+)", self._get_report),
-            (r"/core/products/(?P<pid>[^/]+)", self._get_product),
-            (r"/core/accounts/(?P<aid>[^/]+)", self._get_account),
-        ):
-            self.api.route("GET", pattern, self._authed(handler))
+    METADATA_ROUTES = (
+        Route("api", "GET", r"/core/reports/(?P<rid>[^/]+)", "_get_report"),
+        Route("api", "GET", r"/core/products/(?P<pid>[^/]+)", "_get_product"),
+        Route("api", "GET", r"/core/accounts/(?P<aid>[^/]+)", "_get_account"),
+    )
 
     # -- what tests use ---------------------------------------------------------------
 

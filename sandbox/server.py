@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import random
 import re
 import socket
@@ -22,6 +21,11 @@ from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sandbox.in_flight import InFlight
+from sandbox.quota import Quota, reset_value
+
+__all__ = ["Faults", "InFlight", "Recorded", "Reply", "Request", "VendorServer", "reset_value"]
 
 
 @dataclass
@@ -77,40 +81,8 @@ class Faults:
 
 
 Handler = Callable[..., Reply]
-
-
-class InFlight:
-    """How many requests are answered at once: the peak, and the mean while any is."""
-
-    def __init__(self) -> None:
-        self._lock, self.now = threading.Lock(), 0
-        self.reset()
-
-    def reset(self) -> None:
-        with self._lock:
-            self.requests, self.peak, self.seconds, self.busy = self.now, self.now, 0.0, 0.0
-            self._since = time.monotonic()
-
-    @contextlib.contextmanager
-    def counting(self) -> Iterator[None]:
-        started = time.monotonic()
-        with self._lock:
-            self._since = self._since if self.now else started
-            self.now, self.requests = self.now + 1, self.requests + 1
-            self.peak = max(self.peak, self.now)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.now -= 1
-                self.seconds += time.monotonic() - started
-                self.busy += 0.0 if self.now else time.monotonic() - self._since
-
-    def summary(self) -> str:
-        with self._lock:
-            mean = self.seconds / self.busy if self.busy else 0.0
-            counts = f"requests={self.requests} peak={self.peak} mean={mean:.2f}"
-            return f"in_flight {counts} busy_seconds={self.busy:.3f}"
+RouteLimit = tuple[str, int, float, str, int]  # bucket, limit, window, reset format, spent
+HOST_QUOTA = ""  # the bucket of `Faults.quota_limit`
 
 
 @dataclass
@@ -137,8 +109,12 @@ class VendorServer:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
         self._random = random.Random(seed)
-        self._quota_started = time.monotonic()
-        self._quota_used = 0
+        self.quota = Quota()  # the host's bucket, and any per-route ones
+        self.quota.open(HOST_QUOTA)
+        # per-route limits: request → (bucket, limit, window, reset format, spent) or None
+        self.route_limit: Callable[[Request], RouteLimit | None] | None = None
+        # the body of a 429 (a vendor speaks its own error shape)
+        self.rate_limited: Callable[[], Reply] = _rate_limited
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -183,6 +159,20 @@ class VendorServer:
 
     def handle(self, request: Request) -> tuple[Reply, str | None]:
         """The reply, and the body fault to apply to it ('html', 'truncate', 'reset')."""
+        limit = self.route_limit(request) if self.route_limit else None
+        if limit is None:
+            return self._faulted(request)
+        with self._lock:
+            headers, exceeded = self.quota.take(*limit)
+            if exceeded:
+                self.served_429 += 1
+                return self._limited(headers["RateLimit-Reset"], headers), None
+        reply, fault = self._faulted(request)
+        for name, value in headers.items():
+            reply.headers.setdefault(name, value)
+        return reply, fault
+
+    def _faulted(self, request: Request) -> tuple[Reply, str | None]:
         affected = not self.faults.path or self.faults.path in request.path
         with self._lock:
             self._in_flight += affected
@@ -198,7 +188,9 @@ class VendorServer:
         quota_headers: dict[str, str] = {}
         with self._lock:
             if faults.quota_limit:
-                quota_headers, exceeded = self._count_quota(faults)
+                quota_headers, exceeded = self.quota.take(
+                    HOST_QUOTA, faults.quota_limit, faults.quota_window, faults.reset_format
+                )
                 if exceeded:
                     self.served_429 += 1
                     reset = quota_headers["RateLimit-Reset"]
@@ -231,27 +223,9 @@ class VendorServer:
             time.sleep(faults.slow_seconds)
         return reply, body_fault
 
-    def _count_quota(self, faults: Faults) -> tuple[dict[str, str], bool]:
-        now = time.monotonic()
-        if now - self._quota_started >= faults.quota_window:
-            self._quota_started, self._quota_used = now, 0
-        reset = reset_value(
-            max(1, math.ceil(self._quota_started + faults.quota_window - now)),
-            faults.reset_format,
-        )
-        exceeded = self._quota_used >= faults.quota_limit
-        if not exceeded:
-            self._quota_used += 1
-        headers = {
-            "RateLimit-Limit": str(faults.quota_limit),
-            "RateLimit-Remaining": str(max(0, faults.quota_limit - self._quota_used)),
-            "RateLimit-Reset": str(reset),
-        }
-        return headers, exceeded
-
-    @staticmethod
-    def _limited(retry_after: str, headers: dict[str, str]) -> Reply:
-        reply = Reply.json({"error": "rate limit exceeded"}, 429, **headers)
+    def _limited(self, retry_after: str, headers: dict[str, str]) -> Reply:
+        reply = self.rate_limited()
+        reply.headers.update(headers)
         reply.headers["Retry-After"] = retry_after
         return reply
 
@@ -281,6 +255,10 @@ class VendorServer:
                 for r in self.requests
                 if path_part in r.path and (method is None or r.method == method)
             ]
+
+
+def _rate_limited() -> Reply:
+    return Reply.json({"error": "rate limit exceeded"}, 429)
 
 
 class _Server(ThreadingHTTPServer):
@@ -381,17 +359,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
         self.connection.close()
-
-
-def reset_value(seconds: float, form: str) -> str:
-    """A wait of `seconds` spelled as a reset header in the dialect `form`."""
-    if form == "unix":
-        return str(math.ceil(time.time() + seconds))
-    if form == "unix_ms":
-        return str(math.ceil((time.time() + seconds) * 1000))
-    if form == "seconds":
-        return str(seconds)
-    raise ValueError(f"reset_format {form!r}: want seconds, unix or unix_ms")
 
 
 def _iter_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -147,7 +147,7 @@ class ReportSpec:
         return {
             "date_range": {"from": first.isoformat(), "to": last.isoformat()},
             "prev_date_range": {"from": prev_first.isoformat(), "to": prev_last.isoformat()},
-            "metrics": list_value(self.metrics),
+            "metrics": list(self.metrics),
             **self.filters,
         }
 

@@ -36,7 +36,7 @@ def group_entry(where: str, item: Any) -> dict[str, Any]:
         raise entry_error(where, f"on of {dimension} must be row or column, got {on!r}", "tables")
     return {
         "dimension": dimension,
-        "display_fields": list_value(fields),
+        "display_fields": list(fields),
         "lookups": lookups_of(where, dimension, item.get("lookups")),
         "on": on,
     }
@@ -66,7 +66,7 @@ def lookups_of(where: str, dimension: str, value: Any) -> dict[str, list[Any]]:
             raise entry_error(
                 where, f"lookups.{key} of {dimension} must be a list of ids", "tables"
             )
-    return {k: list_value(v) for k, v in value.items()}
+    return {k: list(v) for k, v in value.items()}
 
 
 def dimension_key(where: str, key: str, value: Any, setting: str) -> str:
@@ -113,7 +113,7 @@ def id_list(where: str, key: str, value: Any) -> list[int]:
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
         raise entry_error(where, f"{key} must be a list of numeric ids, got {value!r}", "reports")
-    return list_value(value)
+    return list(value)
 
 
 def list_value(where: str, key: str, value: Any) -> list[Any]:

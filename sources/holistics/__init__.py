@@ -35,8 +35,7 @@ from sources.common.redaction import masked_credentials
 from sources.common.settings import optional_list, require_non_negative, require_positive
 from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.holistics import catalog, client, exports, lists, objects, settings
-from sources.holistics.client import SOURCE
-from sources.holistics.config import HolisticsConfig, resolve_base_url
+from sources.holistics.config import SOURCE, HolisticsConfig, resolve_base_url
 from sources.holistics.objects import Found, ObjectSettings
 from sources.holistics.settings import (
     check_conditions,

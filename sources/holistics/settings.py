@@ -14,7 +14,7 @@ from sources.common.errors import ConfigError, config_key_help
 from sources.common.settings import (
     require_non_negative,
 )
-from sources.holistics.client import SOURCE
+from sources.holistics.config import SOURCE
 
 log = logging.getLogger(__name__)
 _naming = NamingConvention()

@@ -18,8 +18,6 @@ import pendulum
 from sources.common.settings import suggestion
 from sources.datawiz.doc_keys import (
     DATE_RANGE_KEYS,
-    DIMENSIONS,
-    DOC_METRICS,
     OPTIONS,
     PREV_DATE_RANGE_KEYS,
     REPORT_ID_LISTS,
@@ -40,9 +38,6 @@ from sources.datawiz.query_checks import (
     tables_list,
     unique_names,
 )
-
-__all__ = ["DIMENSIONS", "DOC_METRICS", "REPORT_WIDGETS", "ReportSpec", "TableSpec"]
-
 
 DAY = "day_month_year"
 

@@ -1,6 +1,7 @@
-"""Holistics settings: the connection, export filters and per-widget options, list
-filters, data model projects, dependency types. Each bad value is a `ConfigError` naming
-its key (exit 2) before any request is made."""
+"""Holistics settings with a structure of their own (the connection is checked in
+config.py): export filters and per-widget options, list filters, data model projects,
+dependency types. Each bad value is a `ConfigError` naming its key (exit 2) before any
+request is made."""
 
 from __future__ import annotations
 

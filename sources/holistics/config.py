@@ -17,7 +17,6 @@ REGIONS = {
     "eu": "https://eu.holistics.io/api/v2",
     "us": "https://us.holistics.io/api/v2",
 }
-DEFAULT_BASE_URL = REGIONS["apac"]
 MAX_PAGE = 100
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from sources.common.redaction import register_secret
 from sources.common.settings import require_positive, require_secret, require_url
 
 SOURCE = "quantive"
-DEFAULT_BASE_URL = "https://app.quantive.com/results/api"
 
 
 @configspec
@@ -20,7 +19,7 @@ class QuantiveConfig(VendorConfiguration):
     source_name: ClassVar[str] = SOURCE
     access_token: TSecretStrValue = None
     account_id: TSecretStrValue = None
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = "https://app.quantive.com/results/api"
     kpi_ids: list[str] | None = None
     group_ids: list[str] | None = None
     ungrouped: bool = False

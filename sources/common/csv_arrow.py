@@ -175,6 +175,7 @@ class _Spool:
         self.close()
         for path in self.paths:
             path.unlink(missing_ok=True)
+        self.paths, self.schemas = [], []
 
 
 def inspect_csv(

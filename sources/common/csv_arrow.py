@@ -260,6 +260,7 @@ def read_csv_tables(
             pending, rows = [], 0
     if pending:
         yield pa.Table.from_batches(pending, schema=schema)
+    release_memory()  # the blocks' pages, before the load in this process
 
 
 def _spooled(layout: CsvLayout) -> Iterator[list[pa.Array]]:

@@ -182,7 +182,9 @@ def inspect_csv(
     path: Path, block_size: int = DEFAULT_BLOCK_SIZE, reserved: Collection[str] = ()
 ) -> CsvLayout:
     """First pass: the header and the narrowest type of every column, over the whole file;
-    no column is named like one of `reserved` (the columns the source adds)."""
+    no column is named like one of `reserved` (the columns the source adds). The typed
+    blocks are spooled beside the file for `read_csv_tables`; `layout.discard()` deletes
+    them."""
     spool = _Spool(path)
     try:
         header, chosen, seen_values, rows = _first_pass(path, block_size, spool)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -423,6 +424,33 @@ def test_csv_types_hold_across_blocks(tmp_path: Path) -> None:
     with duckdb.connect() as con:
         blocks = pa.concat_tables(tables)  # noqa: F841 - read by DuckDB below
         assert con.sql("SELECT count(*), max(code) FROM blocks").fetchone() == (2_001, "01999")
+
+
+def test_csv_spooled_blocks_equal_a_second_read(tmp_path: Path) -> None:
+    """The first pass's typed spool gives exactly what casting the CSV again gives; a
+    column that widens after it had values (the last id) sends the second pass back to
+    the CSV, and the spool is gone."""
+    path = tmp_path / "x.csv"
+    lines = ["\ufeffid,amount,flag,note,late"]
+    lines += [f'{i},{i}.25,{"true" if i % 2 else "false"},"a, ""b""",' for i in range(3_000)]
+    lines.append('3000,1e3,true,"",2026-01-01T00:00:00Z')
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+    layout = inspect_csv(path, block_size=4_096)
+    spooled = pa.concat_tables(read_csv_tables(path, layout, block_size=4_096))
+    again = pa.concat_tables(read_csv_tables(path, replace(layout, typed=()), block_size=4_096))
+
+    assert layout.typed and all(p.exists() for p in layout.typed)
+    assert spooled.equals(again) and spooled.num_rows == 3_001
+    assert spooled.schema.field("late").type == pa.timestamp("us", tz="UTC")
+    layout.discard()
+    assert not any(p.exists() for p in layout.typed)
+
+    path.write_text("\r\n".join([*lines, "n/a,,,,"]) + "\r\n", encoding="utf-8")
+    widened = inspect_csv(path, block_size=4_096)
+    assert not widened.typed and widened.types[0] == pa.string()
+    assert not list(tmp_path.glob("*.arrow"))
+    assert pa.concat_tables(read_csv_tables(path, widened, block_size=4_096)).num_rows == 3_002
 
 
 @pytest.mark.slow

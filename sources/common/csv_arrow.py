@@ -2,12 +2,16 @@
 
 pyarrow's streaming CSV reader infers column types from its first block only and fails
 on a later block that does not fit (an id column whose 80,001st value is "n/a"). So a
-file is read twice, never held in memory: `inspect_csv` reads every block as strings and
-narrows each column to the strictest type all its values cast to (int64, float64, date,
-timestamp, timestamp with zone, bool, else string); `read_csv_tables` reads the blocks
-again and casts them with exactly the same casts, so it cannot fail where the first
-pass succeeded. A file that does not parse fails in the first pass, before anything is
-yielded — a half-read export never reaches the destination.
+file is never held in memory: `inspect_csv` reads every block as strings and narrows
+each column to the strictest type all its values cast to (int64, float64, date,
+timestamp, timestamp with zone, bool, else string), and spools each block as it cast it
+to a typed Arrow file beside the CSV. `read_csv_tables` reads that spool back when every
+block's columns already have their final types (the usual case: types settle in the
+first block); when a column widened after it had values (that "n/a"), it reads the CSV
+again and casts every block with exactly the same casts, so it cannot fail where the
+first pass succeeded. Either way the values are those of one cast of the same strings.
+A file that does not parse fails in the first pass, before anything is yielded — a
+half-read export never reaches the destination.
 
 Conventions, the same for every vendor export:
 - a UTF-8 byte order mark is skipped; fields may be quoted, hold the delimiter, doubled
@@ -28,6 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
 
 from sources.common.memory import release_memory
 from sources.common.names import column_names
@@ -66,10 +71,16 @@ class CsvLayout:
     names: list[str]
     types: list[pa.DataType]
     rows: int
+    typed: tuple[Path, ...] = ()  # the spooled typed blocks; () = read the CSV again
 
     @property
     def schema(self) -> pa.Schema:
         return pa.schema(list(zip(self.names, self.types, strict=True)))
+
+    def discard(self) -> None:
+        """Delete the spool (the CSV itself is the caller's)."""
+        for path in self.typed:
+            path.unlink(missing_ok=True)
 
 
 def unique_names(header: list[str], reserved: Collection[str] = ()) -> list[str]:
@@ -108,48 +119,77 @@ def _string_batches(path: Path, block_size: int) -> Iterator[tuple[list[str], pa
         raise CsvFormatError(" ".join(str(exc).split())[:300]) from None
 
 
-def _casts(values: pa.Array, candidate: int) -> bool:
+def _cast(values: pa.Array, candidate: int) -> pa.Array | None:
     if candidate < _NUMERIC and pc.any(pc.match_substring_regex(values, _LEADING_ZERO)).as_py():
-        return False
+        return None
     try:
-        pc.cast(values, CANDIDATES[candidate])
+        return pc.cast(values, CANDIDATES[candidate])
     except _CAST_ERRORS:
-        return False
-    return True
+        return None
 
 
-def _fits(values: pa.Array, candidate: int) -> bool:
-    """Whether every value casts to the candidate. A failing cast reads the whole column
-    before it fails (~60 ms per 100k strings), so a head sample is tried first: if the
-    head does not fit, the column does not either."""
+def _fitted(values: pa.Array, candidate: int) -> pa.Array | None:
+    """The values cast to the candidate, or None when one does not cast. A failing cast
+    reads the whole column before it fails (~60 ms per 100k strings), so a head sample
+    is tried first: if the head does not fit, the column does not either."""
     if pa.types.is_string(CANDIDATES[candidate]):
-        return True
-    if len(values) > PROBE_ROWS and not _casts(values.slice(0, PROBE_ROWS), candidate):
-        return False
-    return _casts(values, candidate)
+        return values
+    if len(values) > PROBE_ROWS and _cast(values.slice(0, PROBE_ROWS), candidate) is None:
+        return None
+    return _cast(values, candidate)
+
+
+class _Spool:
+    """The first pass's typed blocks in Arrow IPC files beside the CSV: a new file each
+    time the blocks' types change (a column's first values after only NULLs, a widening)."""
+
+    def __init__(self, path: Path) -> None:
+        self._base = path
+        self.paths: list[Path] = []
+        self.schemas: list[pa.Schema] = []
+        self._writer: ipc.RecordBatchFileWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not self.schemas or batch.schema != self.schemas[-1]:
+            self.close()
+            self.paths.append(self._base.with_name(f"{self._base.name}.{len(self.paths)}.arrow"))
+            self.schemas.append(batch.schema)
+            self._writer = ipc.new_file(str(self.paths[-1]), batch.schema)
+        assert self._writer is not None
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def fits(self, types: list[pa.DataType]) -> bool:
+        """Whether every spooled column has its final type, or only NULLs (null type)."""
+        return all(
+            field.type == final or pa.types.is_null(field.type)
+            for schema in self.schemas
+            for field, final in zip(schema, types, strict=True)
+        )
+
+    def discard(self) -> None:
+        self.close()
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+        self.paths, self.schemas = [], []
 
 
 def inspect_csv(
     path: Path, block_size: int = DEFAULT_BLOCK_SIZE, reserved: Collection[str] = ()
 ) -> CsvLayout:
     """First pass: the header and the narrowest type of every column, over the whole file;
-    no column is named like one of `reserved` (the columns the source adds)."""
-    header: list[str] = []
-    chosen: list[int] = []
-    seen_values: list[bool] = []
-    rows = 0
-    for header, batch in _string_batches(path, block_size):
-        if not chosen:
-            chosen = [0] * len(header)
-            seen_values = [False] * len(header)
-        rows += batch.num_rows
-        for i in range(len(header)):
-            column = batch.column(i)
-            if column.null_count == len(column):
-                continue
-            seen_values[i] = True
-            while not _fits(column, chosen[i]):
-                chosen[i] += 1
+    no column is named like one of `reserved` (the columns the source adds). The typed
+    blocks are spooled beside the file for `read_csv_tables`; `layout.discard()` deletes
+    them."""
+    spool = _Spool(path)
+    try:
+        header, chosen, seen_values, rows = _first_pass(path, block_size, spool)
+    finally:
+        spool.close()
     if not header:  # no rows at all: the header alone, when there is one
         try:
             with _reader(path, block_size, None) as probe:
@@ -161,7 +201,46 @@ def inspect_csv(
     types = [
         CANDIDATES[c] if seen else pa.string() for c, seen in zip(chosen, seen_values, strict=True)
     ]
-    return CsvLayout(header, unique_names(header, reserved), types, rows)
+    if not spool.fits(types):  # a column widened after it had values: read the CSV again
+        spool.discard()
+    return CsvLayout(header, unique_names(header, reserved), types, rows, tuple(spool.paths))
+
+
+def _first_pass(
+    path: Path, block_size: int, spool: _Spool
+) -> tuple[list[str], list[int], list[bool], int]:
+    """Every block read as strings, each column narrowed to the first candidate all its
+    values cast to so far, the block spooled as cast (a column of only NULLs as nulls)."""
+    header: list[str] = []
+    chosen: list[int] = []
+    seen_values: list[bool] = []
+    rows = 0
+    try:
+        for header, batch in _string_batches(path, block_size):
+            if not chosen:
+                chosen = [0] * len(header)
+                seen_values = [False] * len(header)
+            rows += batch.num_rows
+            columns: list[pa.Array] = []
+            for i in range(len(header)):
+                column = batch.column(i)
+                if column.null_count == len(column):
+                    kind = CANDIDATES[chosen[i]] if seen_values[i] else pa.null()
+                    columns.append(pa.nulls(len(column), kind))
+                    continue
+                seen_values[i] = True
+                typed = _fitted(column, chosen[i])
+                while typed is None:
+                    chosen[i] += 1
+                    typed = _fitted(column, chosen[i])
+                columns.append(typed)
+            spool.write(
+                pa.RecordBatch.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
+            )
+    except BaseException:
+        spool.discard()
+        raise
+    return header, chosen, seen_values, rows
 
 
 def read_csv_tables(
@@ -170,20 +249,38 @@ def read_csv_tables(
     block_size: int = DEFAULT_BLOCK_SIZE,
     table_rows: int = TABLE_ROWS,
 ) -> Iterator[pa.Table]:
-    """Second pass: the blocks cast to the layout's names and types, in tables of about
-    `table_rows` rows."""
+    """The typed blocks, from the spool or (a column widened) cast from the CSV again,
+    named as the layout says, in tables of about `table_rows` rows."""
     schema = layout.schema
     pending: list[pa.RecordBatch] = []
     rows = 0
-    for _, batch in _string_batches(path, block_size):
-        columns = [
-            pc.cast(batch.column(i), layout.types[i]) if not pa.types.is_string(t) else batch[i]
-            for i, t in enumerate(layout.types)
-        ]
+    for columns in _spooled(layout) if layout.typed else _cast_again(path, layout, block_size):
         pending.append(pa.RecordBatch.from_arrays(columns, schema=schema))
-        rows += batch.num_rows
+        rows += pending[-1].num_rows
         if rows >= table_rows:
             yield pa.Table.from_batches(pending, schema=schema)
             pending, rows = [], 0
     if pending:
         yield pa.Table.from_batches(pending, schema=schema)
+    release_memory()  # the blocks' pages, before the load in this process
+
+
+def _spooled(layout: CsvLayout) -> Iterator[list[pa.Array]]:
+    for path in layout.typed:
+        # read, not memory-mapped: dlt may hold a table after the spool is deleted
+        with pa.OSFile(str(path), "rb") as source:
+            reader = ipc.open_file(source)
+            for n in range(reader.num_record_batches):
+                batch = reader.get_batch(n)
+                yield [
+                    pa.nulls(batch.num_rows, t) if pa.types.is_null(c.type) else c
+                    for c, t in zip(batch.columns, layout.types, strict=True)
+                ]
+
+
+def _cast_again(path: Path, layout: CsvLayout, block_size: int) -> Iterator[list[pa.Array]]:
+    for _, batch in _string_batches(path, block_size):
+        yield [
+            batch[i] if pa.types.is_string(t) else pc.cast(batch.column(i), t)
+            for i, t in enumerate(layout.types)
+        ]

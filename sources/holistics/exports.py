@@ -108,6 +108,7 @@ async def run_exports(
                         for table in widget_tables(path, layout, plan, tally):
                             yield table
                         path.unlink(missing_ok=True)
+                        layout.discard()
                     elif plan.window_end is not None:
                         cursors[plan.widget_id] = plan.window_end
 

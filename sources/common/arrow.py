@@ -13,7 +13,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
-from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
+from dlt.common.destination.capabilities import DestinationCapabilitiesContext
+from dlt.common.libs.pyarrow import get_column_type_from_py_arrow, get_py_arrow_datatype
 
 from sources.common.memory import release_memory
 from sources.common.names import column_names
@@ -122,7 +123,7 @@ def conform(table: pa.Table, known: dict[str, dict[str, Any]]) -> pa.Table:
         got = get_column_type_from_py_arrow(field.type)["data_type"]
         if got == want:
             continue
-        target = _arrow_type(want, known[field.name])
+        target = arrow_type(known[field.name])
         column = table.column(index)
         try:
             if target is None:
@@ -138,22 +139,17 @@ def conform(table: pa.Table, known: dict[str, dict[str, Any]]) -> pa.Table:
     return table
 
 
-def _arrow_type(data_type: str, column: dict[str, Any]) -> pa.DataType | None:
-    simple = {
-        "text": pa.string(),
-        "double": pa.float64(),
-        "bigint": pa.int64(),
-        "bool": pa.bool_(),
-        "date": pa.date32(),
-    }
-    if data_type in simple:
-        return simple[data_type]
-    if data_type == "timestamp":
-        return pa.timestamp("us", tz="UTC")
-    if data_type == "decimal":
-        precision, scale = column.get("precision") or 38, column.get("scale") or 9
-        return pa.decimal128(precision, scale)
-    return None
+def arrow_type(column: dict[str, Any]) -> pa.DataType | None:
+    """The Arrow type dlt writes a column of this schema as (timestamps in UTC, microseconds;
+    decimals 38,9 unless the hint says); None for types that have no plain Arrow cast
+    here (`json`, `wei`, …), which then become a variant column."""
+    if column.get("data_type") not in _CASTABLE:
+        return None
+    return get_py_arrow_datatype(column, _GENERIC, "UTC")
+
+
+_CASTABLE = frozenset({"text", "double", "bigint", "bool", "date", "timestamp", "decimal", "time"})
+_GENERIC = DestinationCapabilitiesContext.generic_capabilities()
 
 
 def _lossless(original: pa.ChunkedArray, cast: pa.ChunkedArray) -> bool:

@@ -26,6 +26,11 @@ gc.freeze()  # dlt, pyarrow, duckdb, httpx are imported by now: ~100k objects fo
 def release_memory() -> None:
     """Collect garbage and return free pages; call when a bulk part is done."""
     gc.collect()
+    return_free_pages()
+
+
+def return_free_pages() -> None:
+    """Hand the allocators' free pages back (a few ms, no garbage collection)."""
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:

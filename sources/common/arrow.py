@@ -45,7 +45,7 @@ def positional_rows_to_table(
 
 # rows spooled (by every spool of the process) between two `release_memory` calls: freed
 # pages pile up while rows stream in (the 1M-row Datawiz run grew by ~80 MB before its
-# first spool closed, and its peak fell from 380 to 295 MB with this); a collection costs
+# first spool closed; its bench peak fell from 384 to 298 MB with this); a collection costs
 # ~0.1 s, so not more often
 RELEASE_ROWS = 200_000
 

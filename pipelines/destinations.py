@@ -20,7 +20,8 @@ from sources.common.errors import ConfigError
 
 FILE = "destinations.toml"
 DEFAULT = "duckdb"
-DUCKDB = {"memory_limit": "256MB", "preserve_insertion_order": False}
+# as destinations.toml has them, and why
+DUCKDB = {"memory_limit": "128MB", "threads": 1, "preserve_insertion_order": False}
 _registered = False
 
 

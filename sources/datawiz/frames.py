@@ -33,22 +33,22 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources.common.arrow import conform
+from sources.common.arrow import arrow_type, conform
 from sources.common.completeness import unreadable
 from sources.common.names import column_names
 
 log = logging.getLogger("sources.datawiz")
-DTYPES: dict[str, tuple[pa.DataType, str]] = {  # vendor dtype: (Arrow type, dlt data_type)
-    "number": (pa.float64(), "double"),
-    "float": (pa.float64(), "double"),
-    "integer": (pa.int64(), "bigint"),
-    "int": (pa.int64(), "bigint"),
-    "string": (pa.string(), "text"),
-    "text": (pa.string(), "text"),
-    "date": (pa.date32(), "date"),
-    "datetime": (pa.timestamp("us", tz="UTC"), "timestamp"),
-    "boolean": (pa.bool_(), "bool"),
-    "bool": (pa.bool_(), "bool"),
+DTYPES: dict[str, str] = {  # vendor dtype: dlt data_type (Arrow type: dlt's, `arrow_type`)
+    "number": "double",
+    "float": "double",
+    "integer": "bigint",
+    "int": "bigint",
+    "string": "text",
+    "text": "text",
+    "date": "date",
+    "datetime": "timestamp",
+    "boolean": "bool",
+    "bool": "bool",
 }
 _PY_TYPES: dict[type, pa.DataType] = {
     bool: pa.bool_(),
@@ -183,10 +183,10 @@ class Framer:
             name = column.get("dataIndex") or column.get("key")
             if not isinstance(name, str) or name in self._fields:
                 continue
-            arrow_type, dlt_type = DTYPES.get(str(column.get("dtype")).lower(), (None, None))
-            if arrow_type is None:
+            dlt_type = DTYPES.get(str(column.get("dtype")).lower())
+            if dlt_type is None:
                 continue  # an unknown dtype: typed from its values like an extra field
-            self._fields[name] = arrow_type
+            self._fields[name] = arrow_type({"data_type": dlt_type})
             if dlt_type == "date":
                 self._dates.add(name)
             hint: dict[str, Any] = {"data_type": dlt_type}

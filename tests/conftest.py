@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ import duckdb
 import pytest
 
 from sandbox import Sandbox
+from tests import cli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,15 +72,8 @@ class Cli:
     def __call__(
         self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 180
     ) -> CliResult:
-        done = subprocess.run(
-            [sys.executable, "-m", "pipelines", *args],
-            cwd=self.tmp,
-            env={**self.env, **(extra_env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        return CliResult(done.returncode, done.stdout, done.stderr)
+        env = {**self.env, **(extra_env or {})}
+        return CliResult(*cli_process.call(list(args), self.tmp, env, timeout))
 
     def sql(self, query: str) -> list[tuple]:
         with duckdb.connect(str(self.db), read_only=True) as con:

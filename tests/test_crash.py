@@ -21,7 +21,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.server import Reply, Request
-from tests.conftest import Cli
+from tests.conftest import Cli, serving
 from tests.truth import assert_truth
 
 ROWS = 200
@@ -77,7 +77,7 @@ def cursors(cli: Cli, source: str, summary: Path) -> dict:
 def sweep(source: str, kills: int, tmp_path: Path) -> None:
     rng = random.Random(f"{SEED}-{source}")
     seen: Counter[str] = Counter()
-    with Sandbox(rows=ROWS, vendors=(source,)) as sb:
+    with serving(Sandbox(rows=ROWS, vendors=(source,))) as sb:
         if source == "holistics":  # widen extraction: export jobs take 0.3 s; many runs
             sb.holistics.job_latency = 0.3  # would exhaust the per-minute export quota
             sb.holistics.quota_window = 0.0
@@ -126,7 +126,7 @@ def test_a_package_left_pending_is_noticed_and_loaded_before_new_data(tmp_path: 
     that package on the next run, ignoring new data. The next run says so, loads it, and
     then loads the vendor's new data too."""
     env = {"SOURCES__KISSMETRICS__WINDOW_DAYS": "1", "SOURCES__KISSMETRICS__LOOKBACK_DAYS": "1"}
-    with Sandbox(rows=ROWS, vendors=("kissmetrics",)) as sb:
+    with serving(Sandbox(rows=ROWS, vendors=("kissmetrics",))) as sb:
         cli = Cli(tmp_path, sb.env())
         assert cli("run", "kissmetrics", extra_env=env).code == 0
         assert kill_in(cli, "kissmetrics", "load") == "load", "the run ended before its load"
@@ -157,7 +157,7 @@ def test_a_package_that_cannot_load_is_dropped_and_its_data_fetched_again(
     would retry it instead of any new data, forever. The next run says so, drops it, and
     loads what the vendor serves now, with no operator typing dlt commands."""
     frozen = {"SOURCES__HOLISTICS__SCHEMA_CONTRACT": "freeze"}
-    with Sandbox(rows=ROWS, vendors=("holistics",)) as sb:
+    with serving(Sandbox(rows=ROWS, vendors=("holistics",))) as sb:
         cli = Cli(tmp_path, sb.env())
         sb.holistics.quota_window = 0.0  # no per-minute export quota to wait out
         assert cli("run", "holistics", extra_env=frozen).code == 0

@@ -20,7 +20,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.server import Faults, Reply, Request, VendorServer
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, CliResult, serving
 from tests.truth import DLT_IDS, HISTORY, SNAPSHOTS, assert_truth, data_tables
 
 ROWS = 200
@@ -434,7 +434,7 @@ def params() -> list[Any]:
 
 @pytest.mark.parametrize("case", params())
 def test_fault(case: Case, tmp_path: Path) -> None:
-    with Sandbox(rows=ROWS, vendors=(case.source,)) as sb:
+    with serving(Sandbox(rows=ROWS, vendors=(case.source,))) as sb:
         cli = Cli(tmp_path, sb.env())
         if case.source == "holistics":  # three runs would exhaust its per-minute export
             sb.holistics.quota_window = 0.0  # quota and wait a minute (the quota cell: on)
@@ -472,7 +472,7 @@ def test_schema_drift_between_runs_keeps_every_row_and_heals(tmp_path: Path) -> 
     """Kissmetrics' sandbox drifts a report's schema; the other vendors' simulators cannot."""
     daily = {"SOURCES__KISSMETRICS__WINDOW_DAYS": "1", "SOURCES__KISSMETRICS__LOOKBACK_DAYS": "1"}
     table = "kissmetrics.report_signups_by_channel"
-    with Sandbox(rows=ROWS, vendors=("kissmetrics",)) as sb:
+    with serving(Sandbox(rows=ROWS, vendors=("kissmetrics",))) as sb:
         cli = Cli(tmp_path, sb.env())
         assert cli("run", "kissmetrics", extra_env=daily).code == 0
         sb.kissmetrics.set_drift("change_type")

@@ -18,7 +18,7 @@ from sandbox.holistics import N_USERS, HolisticsSim
 from sandbox.server import Recorded
 from sources.common.csv_arrow import inspect_csv, read_csv_tables
 from sources.holistics import resolve_base_url
-from tests.conftest import Cli
+from tests.conftest import Cli, serving
 from tests.test_holistics_metadata import LISTED, assert_tables, jobs_truth, metadata_truth
 
 PAGED = {"SOURCES__HOLISTICS__PAGE_SIZE": "10"}
@@ -40,7 +40,7 @@ PLANS = "plan, users, share, active, updated"
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(rows=600, vendors=("holistics",)) as sb:
+    with serving(Sandbox(rows=600, vendors=("holistics",))) as sb:
         yield sb
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox import Sandbox, dialect_cases, dialect_matrix
 from sandbox.quantive import QuantiveSim, kpi_id, unit
-from tests.conftest import Cli
+from tests.conftest import Cli, serving
 
 # small pages and batches, so every list and range is fetched in several requests
 SMALL = {
@@ -27,7 +27,7 @@ V2 = {"SOURCES__QUANTIVE__V2_SNAPSHOTS": "true"}
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(rows=600, vendors=("quantive",)) as sb:
+    with serving(Sandbox(rows=600, vendors=("quantive",))) as sb:
         yield sb
 
 

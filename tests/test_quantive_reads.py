@@ -15,7 +15,7 @@ import pytest
 from sandbox import Sandbox
 from sandbox.quantive import kpi_id
 from sandbox.quantive_reads import GROUP_IDS
-from tests.conftest import Cli
+from tests.conftest import Cli, serving
 from tests.test_quantive import (
     V2,
     errors,
@@ -30,7 +30,7 @@ from tests.test_quantive import (
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(rows=600, vendors=("quantive",)) as sb:
+    with serving(Sandbox(rows=600, vendors=("quantive",))) as sb:
         yield sb
 
 

@@ -124,7 +124,8 @@ LONG_FIRST = (
     "tests/test_cli.py::test_demo_loads_every_source_and_shows_a_query",
     "tests/test_secrets.py::test_no_secret_in_anything_the_pipeline_writes",
     "tests/test_destinations.py::test_postgres_holds_exactly_what_duckdb_holds",
-    "tests/test_faults.py::test_fault",
+    "tests/test_faults.py",
+    "tests/test_orchestration.py::test_dagster",
     "tests/test_crash.py::test_a_killed_run_is_healed_by_the_next",
 )
 

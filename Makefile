@@ -29,10 +29,10 @@ run: $(STAMP)
 	$(BIN)/python -m pipelines run
 
 test: $(TEST_STAMP)
-	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -m "not slow" --durations=20 $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow" --durations=20 $(PYTEST_ARGS)
 
 test-full: $(TEST_STAMP)
-	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 # the PostgreSQL case loads into the throwaway server the script starts (skipped without one)
 bench: $(STAMP)

@@ -137,8 +137,13 @@ class VendorServer:
             vendor = server
 
         self._httpd = _Server(("127.0.0.1", self._port), _Handler)
+        # a short poll: `shutdown` waits for the loop's next poll, and a sandbox stops
+        # nine servers one after another (0.5 s each at the default)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"sandbox-{self.name}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self.name}",
+            daemon=True,
         )
         self._thread.start()
         return self

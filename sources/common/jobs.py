@@ -1,9 +1,15 @@
-"""Run many vendor jobs at once: bounded concurrency, polling with backoff, a time limit.
+"""Run many vendor calls at once: the one concurrency bound, polling with backoff, a time limit.
 
-`fan_in` runs one async generator per spec (a report window, a widget export), at most
-`concurrency` at a time, and merges what they yield into one stream through a bounded
-queue, so a slow consumer holds producers back instead of piling results up in memory.
-A failing spec becomes an `Outcome` carrying its exception; the others go on."""
+`fan_in` runs one async generator per spec (a report window, a widget export, a page),
+at most `concurrency` at a time, and merges what they yield into one stream through a
+bounded queue, so a slow consumer holds producers back instead of piling results up in
+memory. `concurrency` workers take the specs one after another from one iterator, so a
+million specs never make a million tasks, and a worker that ends one spec starts the
+next at once: the pipe stays full. A failing spec becomes an `Outcome` carrying its
+exception; the others go on. `each` is `asyncio.gather` under the same bound.
+
+Every bound on concurrent requests in `sources/` is one of these two; the HTTP session's
+connection pool (`HttpPolicy.max_connections`) caps what all of them add up to."""
 
 from __future__ import annotations
 
@@ -36,11 +42,11 @@ async def fan_in(
     concurrency: int,
     buffer: int = 4,
 ) -> AsyncIterator[Outcome[S]]:
-    queue: asyncio.Queue[Outcome[S]] = asyncio.Queue(maxsize=max(1, buffer))
-    gate = asyncio.Semaphore(max(1, concurrency))
+    queue: asyncio.Queue[Outcome[S] | None] = asyncio.Queue(maxsize=max(1, buffer))
+    todo = iter(specs)
 
-    async def run(spec: S) -> None:
-        async with gate:
+    async def run() -> None:
+        for spec in todo:  # shared by every worker: each takes the next spec when free
             try:
                 async for item in worker(spec):
                     await queue.put(Outcome(spec, item=item))
@@ -48,21 +54,43 @@ async def fan_in(
                 raise
             except Exception as exc:
                 await queue.put(Outcome(spec, error=exc))
-                return
+                continue
             await queue.put(Outcome(spec, done=True))
+        await queue.put(None)  # this worker has no spec left
 
-    tasks = [asyncio.create_task(run(spec)) for spec in specs]
-    pending = len(tasks)
+    workers = [asyncio.create_task(run()) for _ in range(max(1, concurrency))]
+    running = len(workers)
     try:
-        while pending:
+        while running:
             outcome = await queue.get()
-            if outcome.done or outcome.error is not None:
-                pending -= 1
-            yield outcome
+            if outcome is None:
+                running -= 1
+            else:
+                yield outcome
     finally:
-        for task in tasks:
+        for task in workers:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def each(
+    items: Iterable[S], fetch: Callable[[S], Awaitable[T]], *, concurrency: int
+) -> list[T]:
+    """`fetch(item)` for every item, at most `concurrency` at once: the results in the
+    items' order. The first failure raises and the calls still running are cancelled."""
+    indexed = list(enumerate(items))
+    results: list[Any] = [None] * len(indexed)
+
+    async def one(pair: tuple[int, S]) -> AsyncIterator[tuple[int, T]]:
+        yield pair[0], await fetch(pair[1])
+
+    async for outcome in fan_in(indexed, one, concurrency=concurrency):
+        if outcome.error is not None:
+            raise outcome.error
+        if not outcome.done:
+            index, result = outcome.item
+            results[index] = result
+    return results
 
 
 async def poll_until(

@@ -79,6 +79,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import dlt
@@ -93,7 +94,7 @@ from sources.common.errors import (
     config_key_help,
 )
 from sources.common.http import HttpPolicy, VendorHttp
-from sources.common.jobs import fan_in
+from sources.common.jobs import each, fan_in
 from sources.common.names import with_fields
 from sources.common.redaction import register_secret
 from sources.common.settings import (
@@ -472,13 +473,8 @@ def _period_types(configured: list[str] | None) -> list[str]:
 async def _kpis_by_id(
     http: VendorHttp, config: QuantiveConfig, wanted: Sequence[str]
 ) -> list[dict[str, Any]]:
-    gate = asyncio.Semaphore(config.concurrency)
-
-    async def one(kpi_id: str) -> dict[str, Any] | None:
-        async with gate:
-            return await client.get_kpi(http, config, kpi_id)
-
-    found = await asyncio.gather(*(one(kpi_id) for kpi_id in wanted))
+    get = partial(client.get_kpi, http, config)
+    found = await each(wanted, get, concurrency=config.concurrency)
     unknown = [kpi_id for kpi_id, kpi in zip(wanted, found, strict=True) if kpi is None]
     if unknown:
         raise ConfigError(

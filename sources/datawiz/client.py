@@ -33,7 +33,6 @@ engineer (docs/vendor-assumptions.md has the doc lines):
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,48 +42,17 @@ import httpx
 
 from sources.common.completeness import fingerprint, unreadable
 from sources.common.errors import ConfigError, VendorError, config_key_help
-from sources.common.http import HttpPolicy, VendorHttp, describe_plain, origin_of, parse_json
-from sources.common.oauth import OAuth2Auth, PasswordGrant
+from sources.common.http import VendorHttp, describe_plain, origin_of, parse_json
+from sources.common.oauth import OAuth2Auth
 from sources.common.paging import CursorPaginator, Followed, OffsetPaginator, Page
 from sources.common.stats import stats_for
 from sources.datawiz import payloads
+from sources.datawiz.config import DatawizConfig
 
 log = logging.getLogger("sources.datawiz")
 SOURCE = "datawiz"
 BUILDER_PATH = "/api/builder/create-table/"
 BUILDER_ENDPOINT = f"POST {BUILDER_PATH}"
-
-
-class BuilderHost:
-    """Which configured host serves the builder, learnt once per run (see module doc)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.url: str | None = None
-
-    def candidates(self, api_url: str, bi_url: str) -> list[str]:
-        with self._lock:
-            return [self.url] if self.url else [api_url, bi_url]
-
-    def found(self, url: str, api_url: str) -> None:
-        with self._lock:
-            if self.url is None:
-                self.url = url
-                where = "api_url" if url == api_url else "bi_url (api_url answered 404)"
-                log.info("datawiz: the builder answers at %s: %s", where, url)
-
-
-@dataclass(frozen=True)
-class DatawizConfig:
-    grant: PasswordGrant
-    account_id: str
-    token_url: str
-    api_url: str
-    bi_url: str
-    page_size: int
-    page_concurrency: int
-    http: HttpPolicy
-    builder: BuilderHost = field(default_factory=BuilderHost, compare=False)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ from sources.common.redaction import masked_credentials
 from sources.common.settings import optional_list, require_non_negative, require_positive
 from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.holistics import catalog, client, exports, lists, objects, settings
-from sources.holistics.client import MAX_PAGE, SOURCE, HolisticsConfig
+from sources.holistics.client import SOURCE
+from sources.holistics.config import MAX_PAGE, HolisticsConfig
 from sources.holistics.objects import Found, ObjectSettings
 from sources.holistics.settings import (
     check_conditions,

@@ -41,7 +41,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +48,15 @@ import httpx
 
 from sources.common.completeness import unreadable
 from sources.common.errors import JobFailed, VendorError
-from sources.common.http import HttpPolicy, ScopedAuth, VendorHttp, origin_of
+from sources.common.http import ScopedAuth, VendorHttp, origin_of
 from sources.common.jobs import each
 from sources.common.paging import CursorPaginator, Followed
+from sources.holistics.config import MAX_PAGE, HolisticsConfig
 from sources.holistics.errors import describe_error
 
 log = logging.getLogger(__name__)
 
 SOURCE = "holistics"
-REGIONS = {
-    "apac": "https://secure.holistics.io/api/v2",
-    "eu": "https://eu.holistics.io/api/v2",
-    "us": "https://us.holistics.io/api/v2",
-}
-DEFAULT_BASE_URL = REGIONS["apac"]
-MAX_PAGE = 100
 MAX_JOB_IDS = 100
 # job states, by what they mean (compared lower-cased, `-`/space as `_`)
 PENDING = frozenset(
@@ -81,16 +74,6 @@ ID_FORMS: dict[str, tuple[str, bool]] = {
 REFUSED = ("HTTP 400", "HTTP 404", "HTTP 405", "HTTP 422")
 ROW_COUNT_KEYS = ("row_count", "rows_count", "num_rows", "total_rows", "rows")
 JOB_LOGS, JOB_RESULT = "GET /jobs/{id}/logs", "GET /jobs/{id}/result"
-
-
-@dataclass(frozen=True)
-class HolisticsConfig:
-    api_key: str
-    base_url: str
-    page_size: int = MAX_PAGE
-    job_timeout: float = 1800.0
-    poll_interval: float = 1.0
-    http: HttpPolicy = field(default_factory=HttpPolicy)
 
 
 def quota_bucket(method: str, url: httpx.URL) -> str:

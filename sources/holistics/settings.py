@@ -20,7 +20,8 @@ from sources.common.settings import (
     require_secret,
     require_url,
 )
-from sources.holistics.client import MAX_PAGE, REGIONS, SOURCE, HolisticsConfig
+from sources.holistics.client import SOURCE
+from sources.holistics.config import MAX_PAGE, REGIONS, HolisticsConfig
 
 log = logging.getLogger(__name__)
 _naming = NamingConvention()

@@ -44,7 +44,6 @@ from sources.common.arrow import positional_rows_to_table
 from sources.common.completeness import Tally, unreadable
 from sources.common.errors import JobTimeout, MalformedResponse, VendorError
 from sources.common.http import (
-    HttpPolicy,
     ScopedAuth,
     VendorHttp,
     describe_plain,
@@ -56,6 +55,7 @@ from sources.common.jobs import poll_until
 from sources.common.paging import OffsetPaginator, Page
 from sources.common.records import records_to_table
 from sources.common.windows import Window
+from sources.kissmetrics.config import KissmetricsConfig
 from sources.kissmetrics.dates import RunDates
 from sources.kissmetrics.hal import link_href, related_id
 
@@ -67,18 +67,6 @@ RUN_STARTED = (200, 201, 202)
 DATES_REFUSED = (400, 422)
 
 log = logging.getLogger(__package__)
-
-
-@dataclass(frozen=True)
-class KissmetricsConfig:
-    api_token: str
-    api_url: str
-    query_url: str
-    page_size: int
-    page_concurrency: int
-    job_timeout: float
-    poll_interval: float
-    http: HttpPolicy
 
 
 def describe_error(response: httpx.Response) -> str:

@@ -108,13 +108,8 @@ from sources.common.settings import (
 from sources.common.stats import record_part_failure
 from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.quantive import catalog, client, periods, projections, selection, snapshot_reads
-from sources.quantive.client import (
-    DEFAULT_BASE_URL,
-    SOURCE,
-    QuantiveConfig,
-    payment_required,
-    unread,
-)
+from sources.quantive.client import SOURCE, payment_required, unread
+from sources.quantive.config import DEFAULT_BASE_URL, QuantiveConfig
 from sources.quantive.snapshots import CURSOR
 
 log = logging.getLogger(__name__)

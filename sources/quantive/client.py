@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ import httpx
 from sources.common.completeness import Tally, unreadable
 from sources.common.errors import MalformedResponse, PipelineError, VendorError
 from sources.common.http import (
-    HttpPolicy,
     ScopedAuth,
     VendorHttp,
     describe_plain,
@@ -32,11 +30,11 @@ from sources.common.http import (
 )
 from sources.common.names import with_fields
 from sources.common.paging import OffsetPaginator, Page
+from sources.quantive.config import QuantiveConfig
 
 log = logging.getLogger(__name__)
 
 SOURCE = "quantive"
-DEFAULT_BASE_URL = "https://app.quantive.com/results/api"
 STATISTICS_KEYS = {"currentPeriod", "nextProjection", "previousPeriod"}
 _NOTED: set[str] = set()
 _PATH_ID = re.compile(r"/(kpis|insights)/[^/]+/")
@@ -53,16 +51,6 @@ STATUS_TEXT = {
     404: ("not found", "check the configured ids"),
     500: ("internal server error", None),
 }
-
-
-@dataclass(frozen=True)
-class QuantiveConfig:
-    access_token: str
-    account_id: str
-    base_url: str
-    page_size: int
-    concurrency: int
-    http: HttpPolicy
 
 
 def describe_error(response: httpx.Response) -> str:

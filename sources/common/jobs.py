@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -84,12 +85,13 @@ async def each(
     async def one(pair: tuple[int, S]) -> AsyncIterator[tuple[int, T]]:
         yield pair[0], await fetch(pair[1])
 
-    async for outcome in fan_in(indexed, one, concurrency=concurrency):
-        if outcome.error is not None:
-            raise outcome.error
-        if not outcome.done:
-            index, result = outcome.item
-            results[index] = result
+    async with aclosing(fan_in(indexed, one, concurrency=concurrency)) as outcomes:
+        async for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error  # closing fan_in cancels the calls still running
+            if not outcome.done:
+                index, result = outcome.item
+                results[index] = result
     return results
 
 

@@ -19,6 +19,7 @@ the total, and (`probe_past_total`) rows past the total: each is a `MalformedRes
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -89,8 +90,9 @@ class OffsetPaginator(_Checked, Generic[P]):
         if first is None:
             first = await self.fetch(0, self.page_size)
         pages = self._walk(first) if first.total is None else self._by_total(first)
-        async for page in pages:
-            yield page
+        async with aclosing(pages):
+            async for page in pages:
+                yield page
 
     def _seen(self, page: P, at: str = "skip") -> P:
         self.tally.received(len(page.items))
@@ -124,14 +126,15 @@ class OffsetPaginator(_Checked, Generic[P]):
             yield page
 
         skips = range(step, total, step) if step < total else range(0)
-        async for outcome in fan_in(skips, one, concurrency=self.concurrency):
-            if outcome.error is not None:
-                raise outcome.error
-            if outcome.item is not None:
-                page = self._seen(outcome.item)
-                last = max(last, page, key=lambda p: p.skip)
-                yield page
-                self.tally.emitted(len(page.items))
+        async with aclosing(fan_in(skips, one, concurrency=self.concurrency)) as outcomes:
+            async for outcome in outcomes:
+                if outcome.error is not None:
+                    raise outcome.error
+                if outcome.item is not None:
+                    page = self._seen(outcome.item)
+                    last = max(last, page, key=lambda p: p.skip)
+                    yield page
+                    self.tally.emitted(len(page.items))
         self.tally.settle()
         full = len(last.items) == step and (last.skip > 0 or step >= self.page_size)
         if self.probe_past_total and total and full:

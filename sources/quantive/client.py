@@ -159,7 +159,7 @@ def paging(skip: int, take: int) -> dict[str, int]:
 
 
 def ids_of(endpoint: str) -> Callable[[list[Any]], list[str]]:
-    """A page's identity for `pages_by_total`: its items' `id`s, which each must have."""
+    """A page's identity for the paginator: its items' `id`s, which each must have."""
 
     def identity(items: list[Any]) -> list[str]:
         missing = next((item for item in items if not _has_id(item)), None)

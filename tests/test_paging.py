@@ -12,7 +12,7 @@ import pytest
 
 from sources.common.completeness import Incomplete
 from sources.common.errors import MalformedResponse
-from sources.common.jobs import each, fan_in
+from sources.common.jobs import Bound, each, fan_in
 from sources.common.paging import CursorPaginator, Followed, OffsetPaginator, Page
 
 ITEMS = list(range(10))
@@ -211,3 +211,25 @@ def test_each_keeps_the_order_of_its_items_and_raises_the_first_failure() -> Non
 
     with pytest.raises(MalformedResponse, match="item 3"):
         asyncio.run(each(range(5), failing, concurrency=2))
+
+
+def test_fan_ins_that_share_a_bound_stay_within_it_together() -> None:
+    flight, peak = [0], [0]
+
+    async def worker(spec: int) -> AsyncIterator[int]:
+        flight[0] += 1
+        peak[0] = max(peak[0], flight[0])
+        await asyncio.sleep(0.001)
+        flight[0] -= 1
+        yield spec
+
+    async def drain(bound: Bound) -> list[int]:
+        return [o.item async for o in fan_in(range(20), worker, concurrency=bound) if o.item]
+
+    async def go(bound: Bound) -> list[list[int]]:
+        return list(await asyncio.gather(drain(bound), drain(bound), drain(bound)))
+
+    bound = Bound(4)
+    for _ in range(2):  # a second run on a new event loop
+        assert [sorted(got) for got in asyncio.run(go(bound))] == [list(range(1, 20))] * 3
+        assert peak[0] == 4

@@ -26,6 +26,27 @@ S = TypeVar("S")
 T = TypeVar("T")
 
 
+class Bound:
+    """One limit on calls in flight that several `fan_in`s share: a source whose setting
+    bounds all of its requests (Quantive's `concurrency`) gives every resource the same
+    `Bound`, so resources running at once add up to the limit, not to a multiple of it.
+    Never share it with a `fan_in` nested inside one of its workers: the outer calls
+    would hold every slot while they wait for the inner ones."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(self.limit)
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        """The slots of the running event loop (a source rerun may run on a new one)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._slots = loop, asyncio.Semaphore(self.limit)
+        return self._slots
+
+
 @dataclass
 class Outcome(Generic[S]):
     """One event of a spec: an item it yielded, its failure, or its successful end."""
@@ -40,26 +61,35 @@ async def fan_in(
     specs: Iterable[S],
     worker: Callable[[S], AsyncIterator[Any]],
     *,
-    concurrency: int,
+    concurrency: int | Bound,
     buffer: int = 4,
 ) -> AsyncIterator[Outcome[S]]:
     queue: asyncio.Queue[Outcome[S] | None] = asyncio.Queue(maxsize=max(1, buffer))
     todo = iter(specs)
+    shared = concurrency if isinstance(concurrency, Bound) else None
+
+    async def one(spec: S) -> None:
+        try:
+            async for item in worker(spec):
+                await queue.put(Outcome(spec, item=item))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await queue.put(Outcome(spec, error=exc))
+            return
+        await queue.put(Outcome(spec, done=True))
 
     async def run() -> None:
         for spec in todo:  # shared by every worker: each takes the next spec when free
-            try:
-                async for item in worker(spec):
-                    await queue.put(Outcome(spec, item=item))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await queue.put(Outcome(spec, error=exc))
-                continue
-            await queue.put(Outcome(spec, done=True))
+            if shared is None:
+                await one(spec)
+            else:
+                async with shared.slots:
+                    await one(spec)
         await queue.put(None)  # this worker has no spec left
 
-    workers = [asyncio.create_task(run()) for _ in range(max(1, concurrency))]
+    count = concurrency.limit if isinstance(concurrency, Bound) else max(1, concurrency)
+    workers = [asyncio.create_task(run()) for _ in range(count)]
     running = len(workers)
     try:
         while running:
@@ -75,7 +105,7 @@ async def fan_in(
 
 
 async def each(
-    items: Iterable[S], fetch: Callable[[S], Awaitable[T]], *, concurrency: int
+    items: Iterable[S], fetch: Callable[[S], Awaitable[T]], *, concurrency: int | Bound
 ) -> list[T]:
     """`fetch(item)` for every item, at most `concurrency` at once: the results in the
     items' order. The first failure raises and the calls still running are cancelled."""

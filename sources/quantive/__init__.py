@@ -94,7 +94,7 @@ from sources.common.errors import (
     config_key_help,
 )
 from sources.common.http import HttpPolicy, VendorHttp
-from sources.common.jobs import each, fan_in
+from sources.common.jobs import Bound, each, fan_in
 from sources.common.names import with_fields
 from sources.common.redaction import register_secret
 from sources.common.settings import (
@@ -152,6 +152,7 @@ def quantive_source(
 ) -> Any:
     """Quantive Results KPIs and what hangs off them; `backfill_*` come from `run --start/--end`."""
     config = make_config(access_token, account_id, base_url, http, page_size, concurrency)
+    bound = Bound(config.concurrency)  # `concurrency` bounds every resource's requests together
     tz_name, tz = periods.parse_time_zone(time_zone)
     grouping = periods.check_group_by(group_by)
     lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
@@ -176,7 +177,7 @@ def quantive_source(
         try:
             async with client.session(config) as http_session:
                 if chosen.kpi_ids:
-                    listed = await _kpis_by_id(http_session, config, chosen.kpi_ids)
+                    listed = await _kpis_by_id(http_session, config, chosen.kpi_ids, bound)
                 else:
                     listed = [
                         item
@@ -235,6 +236,7 @@ def quantive_source(
                 time_zone=tz_name,
                 tz=tz,
                 known=known,
+                bound=bound,
             )
             async for table in reader.tables(jobs):
                 yield table
@@ -261,9 +263,7 @@ def quantive_source(
                     http_session, config, kpi_id, embedded, kpis_endpoint
                 )
 
-            async for outcome in fan_in(
-                [kpi["id"] for kpi in listed], fetch, concurrency=config.concurrency
-            ):
+            async for outcome in fan_in([kpi["id"] for kpi in listed], fetch, concurrency=bound):
                 if outcome.item:
                     yield outcome.item
                 elif outcome.error is not None:
@@ -296,7 +296,7 @@ def quantive_source(
                 yield with_fields(stats, {**added, "time_zone": tz_name})
 
             rows: list[dict[str, Any]] = []
-            async for outcome in fan_in(jobs, fetch, concurrency=config.concurrency):
+            async for outcome in fan_in(jobs, fetch, concurrency=bound):
                 if outcome.item is not None:
                     rows.append(outcome.item)
                     if len(rows) >= 1000:
@@ -324,7 +324,7 @@ def quantive_source(
                     "kpis": used,
                 }
 
-            async for outcome in fan_in(insights, fetch, concurrency=config.concurrency):
+            async for outcome in fan_in(insights, fetch, concurrency=bound):
                 if outcome.item is not None:
                     yield outcome.item
                 elif outcome.error is not None:
@@ -466,10 +466,10 @@ def _period_types(configured: list[str] | None) -> list[str]:
 
 
 async def _kpis_by_id(
-    http: VendorHttp, config: QuantiveConfig, wanted: Sequence[str]
+    http: VendorHttp, config: QuantiveConfig, wanted: Sequence[str], bound: Bound
 ) -> list[dict[str, Any]]:
     get = partial(client.get_kpi, http, config)
-    found = await each(wanted, get, concurrency=config.concurrency)
+    found = await each(wanted, get, concurrency=bound)
     unknown = [kpi_id for kpi_id, kpi in zip(wanted, found, strict=True) if kpi is None]
     if unknown:
         raise ConfigError(

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
+from pipelines.registry import names
 from tests.conftest import ROOT, Cli
 
 CONFIG = tomllib.loads((ROOT / ".dlt" / "config.toml").read_text())["sources"]
 SECRETS = tomllib.loads((ROOT / ".dlt" / "secrets.toml.example").read_text())["sources"]
-VENDORS = ("datawiz", "holistics", "quantive", "kissmetrics")
+VENDORS = tuple(names())
 
 # A valid configuration per source, with no reachable host (nothing here may reach a real
 # vendor): the baseline every case changes one key of.

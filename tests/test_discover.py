@@ -10,8 +10,9 @@ import pytest
 from sandbox import Sandbox
 from sandbox.kissmetrics import REPORTS
 from sandbox.quantive_reads import GROUP_IDS
+from sources.datawiz.doc_keys import DIMENSIONS, REPORT_WIDGETS
 from sources.datawiz.payloads import KINDS
-from sources.datawiz.queries import DIMENSIONS, REPORT_WIDGETS, parse_reports
+from sources.datawiz.queries import parse_reports
 from tests.conftest import Cli
 
 

@@ -14,8 +14,9 @@ from sandbox.kissmetrics import REPORTS, KissmetricsSim
 from sandbox.kissmetrics_metadata import MOBILE_PRODUCT_ID, PRODUCTS
 from sources.common.errors import MalformedResponse
 from sources.common.windows import Window
-from sources.kissmetrics import column_names, make_config
+from sources.kissmetrics import column_names
 from sources.kissmetrics.client import Client, session
+from sources.kissmetrics.config import KissmetricsConfig
 from tests.conftest import Cli
 
 UNIX_DATES = "run_dates=unix"
@@ -403,9 +404,13 @@ def fetch_all(sandbox: Sandbox, page_size: int = 1000) -> dict[str, list[tuple]]
     """Every report's rows over one window covering all the sandbox's data, as the
     source's client reads them (list, run, poll, page, tables)."""
     km = sandbox.kissmetrics
-    config = make_config(
-        km.token, km.api.base_url, km.query.base_url, None, page_size=page_size, poll_interval=0.01
-    )
+    config = KissmetricsConfig(
+        api_token=km.token,
+        api_url=km.api.base_url,
+        query_url=km.query.base_url,
+        page_size=page_size,
+        poll_interval=0.01,
+    ).checked()
     window = Window(
         pendulum.instance(sandbox.data_start).subtract(days=1),
         pendulum.now("UTC").add(days=1),

@@ -167,21 +167,13 @@ def _vendor_session(vendor: str, env: dict[str, str]):
     """The vendor's own `client.session` over its own config, built from the sandbox env."""
     import importlib
 
-    source = importlib.import_module(f"sources.{vendor}")
+    from pipelines.registry import SOURCES
+
     client = importlib.import_module(f"sources.{vendor}.client")
     get = {k.split("__")[-1].lower(): v for k, v in env.items() if f"__{vendor.upper()}__" in k}
-    if vendor == "kissmetrics":
-        config = source.make_config(get["api_token"], get["api_url"], get["query_url"], None)
-    elif vendor == "holistics":
-        config = source.make_config(get["api_key"], get["base_url"], None, None)
-    elif vendor == "quantive":
-        config = source.make_config(
-            get["access_token"], get["account_id"], get["base_url"], None, 100, 4
-        )
-    else:
-        keys = ("client_id", "client_secret", "username", "password", "account_id")
-        urls = ("token_url", "api_url", "bi_url")
-        config = source.make_config(*(get[k] for k in keys), *(get[u] for u in urls), None)
+    configuration = SOURCES[vendor].configuration
+    fields = configuration.get_resolvable_fields()
+    config = configuration(**{k: v for k, v in get.items() if k in fields}).checked()
     return client.session(config)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 from typing import Any
@@ -116,3 +117,9 @@ def require_http_policy(source: str, policy: HttpPolicy | None) -> HttpPolicy:
         check = require_non_negative if name in _HTTP_ZERO_OK else require_positive
         setattr(policy, name, check(source, f"http.{name}", getattr(policy, name), kind))
     return policy
+
+
+def suggestion(value: object, choices: object) -> str:
+    """` (did you mean 'x'?)` for a value close to one of `choices`, else nothing."""
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -12,7 +12,7 @@ import pendulum
 from sources.common.discovery import Discovery, Listing
 from sources.datawiz import client, payloads
 from sources.datawiz.client import SOURCE, DatawizConfig
-from sources.datawiz.queries import DIMENSIONS, DOC_METRICS, REPORT_WIDGETS
+from sources.datawiz.doc_keys import DIMENSIONS, DOC_METRICS, REPORT_WIDGETS
 
 
 def discover(config: DatawizConfig) -> Discovery:

@@ -28,24 +28,19 @@ from typing import Any
 
 import dlt
 import pendulum
-from dlt.common.configuration.inject import with_config
 
 from sources.common.discovery import Discovery
-from sources.common.http import HttpPolicy
 from sources.common.names import with_fields
 from sources.common.redaction import masked_credentials
 from sources.common.settings import optional_list, require_non_negative, require_positive
 from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.holistics import catalog, client, exports, lists, objects, settings
-from sources.holistics.client import SOURCE
-from sources.holistics.config import MAX_PAGE, HolisticsConfig
+from sources.holistics.config import SOURCE, HolisticsConfig, resolve_base_url
 from sources.holistics.objects import Found, ObjectSettings
 from sources.holistics.settings import (
     check_conditions,
     list_params,
-    make_config,
     model_projects,
-    resolve_base_url,
     widget_options,
 )
 
@@ -60,64 +55,37 @@ OBJECT_TABLES: dict[str, tuple[Any, tuple[str, ...]]] = {
 }
 
 
-@dlt.source(name=SOURCE, max_table_nesting=1)
+@dlt.source(name=SOURCE, section=SOURCE, max_table_nesting=1, spec=HolisticsConfig)
 def holistics_source(
-    api_key: str = dlt.secrets.value,
-    base_url: str | None = None,
-    region: str | None = None,
-    dashboard_ids: list[str] | None = None,
-    widget_ids: list[str] | None = None,
-    export_filters: list[dict[str, Any]] | None = None,
-    widgets: dict[str, dict[str, Any]] | None = None,
-    start_date: str | None = None,
-    lookback_days: int = 1,
-    page_size: int = MAX_PAGE,
-    concurrency: int = 32,
-    job_timeout: float = 1800.0,
-    poll_interval: float = 1.0,
-    list_filters: dict[str, dict[str, Any]] | None = None,
-    widget_sources: bool = True,
-    data_model_projects: list[Any] | None = None,
-    dependency_types: list[str] | None = None,
-    user_attribute_entries: bool = False,
-    http: HttpPolicy = None,
+    config: HolisticsConfig = None,
     backfill_start: str | None = None,
     backfill_end: str | None = None,
 ) -> Any:
     """Holistics metadata and widget exports; `backfill_*` come from `run --start/--end`."""
-    config = make_config(
-        api_key,
-        base_url,
-        region,
-        http,
-        page_size=page_size,
-        job_timeout=job_timeout,
-        poll_interval=poll_interval,
-    )
-    params = list_params(list_filters)
+    params = list_params(config.list_filters)
     wanted = ObjectSettings(
         params.get("dashboards", {}),
-        bool(widget_sources),
-        tuple(model_projects(data_model_projects)),
-        dependency_kinds(dependency_types),
+        bool(config.widget_sources),
+        tuple(model_projects(config.data_model_projects)),
+        dependency_kinds(config.dependency_types),
     )
     today = pendulum.today("UTC")
     to_export = exports.ExportSettings(
-        optional_list(SOURCE, "widget_ids", widget_ids),
-        optional_list(SOURCE, "dashboard_ids", dashboard_ids),
-        check_conditions("export_filters", export_filters),
-        widget_options(widgets),
-        parse_datetime(SOURCE, "start_date", start_date, pendulum.UTC)
-        if start_date
+        optional_list(SOURCE, "widget_ids", config.widget_ids),
+        optional_list(SOURCE, "dashboard_ids", config.dashboard_ids),
+        check_conditions("export_filters", config.export_filters),
+        widget_options(config.widgets),
+        parse_datetime(SOURCE, "start_date", config.start_date, pendulum.UTC)
+        if config.start_date
         else today.subtract(days=DEFAULT_HISTORY_DAYS),
-        int(require_non_negative(SOURCE, "lookback_days", lookback_days)),
+        int(require_non_negative(SOURCE, "lookback_days", config.lookback_days)),
         (
             parse_datetime(SOURCE, "--start", backfill_start, pendulum.UTC)
             if backfill_start
             else None,
             parse_datetime(SOURCE, "--end", backfill_end, pendulum.UTC) if backfill_end else None,
         ),
-        int(require_positive(SOURCE, "concurrency", concurrency)),
+        int(require_positive(SOURCE, "concurrency", config.concurrency)),
     )
 
     @dlt.resource(name="objects", selected=False)
@@ -167,7 +135,7 @@ def holistics_source(
             yield item
 
     entries = lists.entries_resource(config)
-    entries.selected = bool(user_attribute_entries)
+    entries.selected = bool(config.user_attribute_entries)
     return (
         found,
         picked("dashboards", "dashboards", strip_widgets, "id"),
@@ -205,21 +173,9 @@ def widget_rows(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-@with_config(sections=("sources", SOURCE))
-def connection(
-    api_key: str = dlt.secrets.value,
-    base_url: str | None = None,
-    region: str | None = None,
-    http: HttpPolicy = None,
-) -> HolisticsConfig:
-    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
-    from the same places as the source's."""
-    return make_config(api_key, base_url, region, http)
-
-
 def check() -> str:
     """One cheap authenticated call: who owns the key."""
-    config = connection()
+    config = HolisticsConfig.resolved()
 
     async def call() -> str:
         async with client.session(config) as session:
@@ -230,4 +186,4 @@ def check() -> str:
 
 
 def discover() -> Discovery:
-    return asyncio.run(catalog.discover(connection()))
+    return asyncio.run(catalog.discover(HolisticsConfig.resolved()))

@@ -1,6 +1,7 @@
-"""Holistics settings: the connection, export filters and per-widget options, list
-filters, data model projects, dependency types. Each bad value is a `ConfigError` naming
-its key (exit 2) before any request is made."""
+"""Holistics settings with a structure of their own (the connection is checked in
+config.py): export filters and per-widget options, list filters, data model projects,
+dependency types. Each bad value is a `ConfigError` naming its key (exit 2) before any
+request is made."""
 
 from __future__ import annotations
 
@@ -11,17 +12,10 @@ from typing import Any
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.common.errors import ConfigError, config_key_help
-from sources.common.http import HttpPolicy
-from sources.common.redaction import register_secret
 from sources.common.settings import (
-    require_http_policy,
     require_non_negative,
-    require_positive,
-    require_secret,
-    require_url,
 )
-from sources.holistics.client import SOURCE
-from sources.holistics.config import MAX_PAGE, REGIONS, HolisticsConfig
+from sources.holistics.config import SOURCE
 
 log = logging.getLogger(__name__)
 _naming = NamingConvention()
@@ -138,50 +132,6 @@ def dependency_types(value: object) -> tuple[str, ...]:
             f"dependency_types takes {', '.join(DEPENDENCY_TYPES)}; got {unknown}",
         )
     return tuple(dict.fromkeys(types))
-
-
-def make_config(
-    api_key: str,
-    base_url: str | None,
-    region: str | None,
-    http: HttpPolicy | None,
-    *,
-    page_size: object = MAX_PAGE,
-    job_timeout: object = 1800.0,
-    poll_interval: object = 1.0,
-) -> HolisticsConfig:
-    register_secret(api_key)
-    size = int(require_positive(SOURCE, "page_size", page_size))
-    if size > MAX_PAGE:
-        raise ConfigError(
-            f"page_size = {size} is above the API's limit of {MAX_PAGE}",
-            source=SOURCE,
-            hint=config_key_help(SOURCE, "page_size"),
-        )
-    return HolisticsConfig(
-        api_key=require_secret(SOURCE, "api_key", api_key),
-        base_url=require_url(SOURCE, "base_url", resolve_base_url(base_url, region)),
-        page_size=size,
-        job_timeout=float(require_positive(SOURCE, "job_timeout", job_timeout, float)),
-        poll_interval=float(require_positive(SOURCE, "poll_interval", poll_interval, float)),
-        http=require_http_policy(SOURCE, http),
-    )
-
-
-def resolve_base_url(base_url: str | None, region: str | None) -> str:
-    """`base_url` when set, else the documented host of `region` (apac when unset)."""
-    key = (region or "").strip().lower()
-    if key and key not in REGIONS:
-        raise ConfigError(
-            f"region = {region!r} is not one of {', '.join(REGIONS)}",
-            source=SOURCE,
-            hint=config_key_help(SOURCE, "region"),
-        )
-    if base_url:
-        if key and str(base_url).rstrip("/") != REGIONS[key]:
-            log.info("%s: base_url is set; it wins over region %s", SOURCE, key)
-        return str(base_url)
-    return REGIONS[key or "apac"]
 
 
 def check_conditions(key: str, value: object) -> list[dict[str, Any]]:

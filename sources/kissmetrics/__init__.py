@@ -32,27 +32,22 @@ from typing import Any
 import dlt
 import pendulum
 import pyarrow as pa
-from dlt.common.configuration.inject import with_config
 
 from sources.common.arrow import Spool, conform
 from sources.common.discovery import Discovery
 from sources.common.errors import ConfigError, config_key_help
-from sources.common.http import HttpPolicy
 from sources.common.jobs import fan_in
 from sources.common.names import normalized_table, with_fields
-from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
-    require_http_policy,
     require_non_negative,
     require_positive,
-    require_secret,
-    require_url,
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import Window, next_cursor, parse_datetime, timezone
 from sources.kissmetrics import catalog, client, metadata, runs
-from sources.kissmetrics.client import ADDED_COLUMNS, SOURCE, Client, KissmetricsConfig
+from sources.kissmetrics.client import ADDED_COLUMNS, SOURCE, Client
+from sources.kissmetrics.config import KissmetricsConfig
 from sources.kissmetrics.plan import WindowPlan
 
 log = logging.getLogger(__name__)
@@ -60,50 +55,25 @@ WINDOW_KEY, WINDOW_END, ROW_NUMBER = ADDED_COLUMNS
 TABLES_KEY = "report_tables"  # source state: report id → its results table, fixed
 
 
-@dlt.source(name=SOURCE, max_table_nesting=0)
+@dlt.source(name=SOURCE, section=SOURCE, max_table_nesting=0, spec=KissmetricsConfig)
 def kissmetrics_source(
-    api_token: str = dlt.secrets.value,
-    api_url: str = "https://api.kissmetrics.com",
-    query_url: str = "https://query.kissmetrics.com",
-    report_ids: list[str] | None = None,
-    product_ids: list[str] | None = None,
-    report_details: bool = True,
-    report_columns: dict[str, list[str]] | None = None,
-    time_zone: str = "UTC",
-    start_date: str | None = None,
-    window_days: int = 7,
-    lookback_days: int = 1,
-    page_size: int = 1000,
-    page_concurrency: int = 4,
-    concurrency: int = 20,
-    job_timeout: float = 600.0,
-    poll_interval: float = 1.0,
-    http: HttpPolicy = None,
+    config: KissmetricsConfig = None,
     backfill_start: str | None = None,
     backfill_end: str | None = None,
 ) -> Any:
     """Kissmetrics reports and report results; `backfill_*` come from `run --start/--end`."""
-    config = make_config(
-        api_token,
-        api_url,
-        query_url,
-        http,
-        page_size=page_size,
-        page_concurrency=page_concurrency,
-        job_timeout=job_timeout,
-        poll_interval=poll_interval,
-    )
     grid = {
-        "days": int(require_positive(SOURCE, "window_days", window_days)),
-        "time_zone": timezone(SOURCE, "time_zone", time_zone).name,
+        "days": int(require_positive(SOURCE, "window_days", config.window_days)),
+        "time_zone": timezone(SOURCE, "time_zone", config.time_zone).name,
     }
-    lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
+    lookback = int(require_non_negative(SOURCE, "lookback_days", config.lookback_days))
+    start_date = config.start_date
     if start_date:  # checked now, with the rest of the configuration, not mid-extract
         parse_datetime(SOURCE, "start_date", start_date, pendulum.timezone(grid["time_zone"]))
-    wanted = optional_list(SOURCE, "report_ids", report_ids)
-    products = optional_list(SOURCE, "product_ids", product_ids)
-    columns = check_report_columns(report_columns)
-    workers = int(require_positive(SOURCE, "concurrency", concurrency))
+    wanted = optional_list(SOURCE, "report_ids", config.report_ids)
+    products = optional_list(SOURCE, "product_ids", config.product_ids)
+    columns = check_report_columns(config.report_columns)
+    workers = int(require_positive(SOURCE, "concurrency", config.concurrency))
 
     @dlt.resource(
         name="reports",
@@ -112,7 +82,7 @@ def kissmetrics_source(
     async def reports() -> AsyncIterator[Any]:
         async with client.session(config) as http_session:
             listed = await Client(http_session, config).list_reports()
-            listed = await metadata.select_products(http_session, listed, products, api_url)
+            listed = await metadata.select_products(http_session, listed, products, config.api_url)
         tables = table_names(listed, dlt.current.source_state().setdefault(TABLES_KEY, {}))
         rows = [with_fields(r, {"results_table": tables[str(r["id"])]}) for r in listed]
         yield metadata.snapshot("reports", rows)
@@ -188,26 +158,14 @@ def kissmetrics_source(
                 cursors[report["id"]] = moved.isoformat()
 
     linked = metadata.resources(
-        reports, config, product_ids=products, details=report_details, workers=workers
+        reports, config, product_ids=products, details=config.report_details, workers=workers
     )
     return reports, report_results, *linked
 
 
-@with_config(sections=("sources", SOURCE))
-def connection(
-    api_token: str = dlt.secrets.value,
-    api_url: str = "https://api.kissmetrics.com",
-    query_url: str = "https://query.kissmetrics.com",
-    http: HttpPolicy = None,
-) -> KissmetricsConfig:
-    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
-    from the same places as the source's."""
-    return make_config(api_token, api_url, query_url, http)
-
-
 def check() -> str:
     """One cheap authenticated call: list the reports."""
-    config = connection()
+    config = KissmetricsConfig.resolved()
 
     async def call() -> str:
         async with client.session(config) as http_session:
@@ -218,31 +176,7 @@ def check() -> str:
 
 
 def discover() -> Discovery:
-    return asyncio.run(catalog.discover(connection()))
-
-
-def make_config(
-    api_token: str,
-    api_url: str,
-    query_url: str,
-    http: HttpPolicy | None,
-    *,
-    page_size: object = 1000,
-    page_concurrency: object = 4,
-    job_timeout: object = 600.0,
-    poll_interval: object = 1.0,
-) -> KissmetricsConfig:
-    register_secret(api_token)
-    return KissmetricsConfig(
-        api_token=require_secret(SOURCE, "api_token", api_token),
-        api_url=require_url(SOURCE, "api_url", api_url),
-        query_url=require_url(SOURCE, "query_url", query_url),
-        page_size=int(require_positive(SOURCE, "page_size", page_size)),
-        page_concurrency=int(require_positive(SOURCE, "page_concurrency", page_concurrency)),
-        job_timeout=float(require_positive(SOURCE, "job_timeout", job_timeout, float)),
-        poll_interval=float(require_positive(SOURCE, "poll_interval", poll_interval, float)),
-        http=require_http_policy(SOURCE, http),
-    )
+    return asyncio.run(catalog.discover(KissmetricsConfig.resolved()))
 
 
 def select_reports(

@@ -77,15 +77,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 import dlt
 import pendulum
 import pyarrow as pa
-from dlt.common.configuration.inject import with_config
 
 from sources.common.discovery import Discovery
 from sources.common.errors import (
@@ -93,77 +91,47 @@ from sources.common.errors import (
     PipelineError,
     config_key_help,
 )
-from sources.common.http import HttpPolicy, VendorHttp
-from sources.common.jobs import Bound, each, fan_in
+from sources.common.jobs import Bound, fan_in
 from sources.common.names import with_fields
-from sources.common.redaction import register_secret
 from sources.common.settings import (
     optional_list,
-    require_http_policy,
     require_non_negative,
     require_positive,
-    require_secret,
-    require_url,
 )
 from sources.common.stats import record_part_failure
 from sources.common.windows import DEFAULT_HISTORY_DAYS, parse_datetime
 from sources.quantive import catalog, client, periods, projections, selection, snapshot_reads
-from sources.quantive.client import SOURCE, payment_required, unread
-from sources.quantive.config import DEFAULT_BASE_URL, QuantiveConfig
+from sources.quantive.client import SOURCE, payment_required
+from sources.quantive.config import QuantiveConfig
+from sources.quantive.kpis import KPI_JSON, kpis_by_id, shape_kpi
 from sources.quantive.snapshots import CURSOR
 
 log = logging.getLogger(__name__)
 
 PERIOD_TYPES = ("week", "month", "three-months", "year", "all-time")
-# the expanded links of a KPI → the child table each becomes (kpis__<name>)
-LINKS = {"goals": "goals", "metrics": "metrics", "sessions": "sessions", "kpis": "linked_kpis"}
-KPI_JSON = (
-    "groups",
-    "owner_ids",
-    "current_user_allowed_actions",
-    "insight_link",
-    "links__expanded",
-)
 
 
-@dlt.source(name=SOURCE, max_table_nesting=1)
+@dlt.source(name=SOURCE, section=SOURCE, max_table_nesting=1, spec=QuantiveConfig)
 def quantive_source(
-    access_token: str = dlt.secrets.value,
-    account_id: str = dlt.secrets.value,
-    base_url: str = DEFAULT_BASE_URL,
-    kpi_ids: list[str] | None = None,
-    group_ids: list[str] | None = None,
-    ungrouped: bool = False,
-    mykpis: bool = False,
-    v2_snapshots: bool = False,
-    insight_ids: list[str] | None = None,
-    time_zone: str = "UTC",
-    group_by: str = "day",
-    start_date: str | None = None,
-    lookback_days: int = 2,
-    statistics_periods: list[str] | None = None,
-    page_size: int = 100,
-    snapshot_batch_size: int = 50,
-    snapshot_window_days: int = 92,
-    concurrency: int = 8,
-    http: HttpPolicy = None,
+    config: QuantiveConfig = None,
     backfill_start: str | None = None,
     backfill_end: str | None = None,
 ) -> Any:
     """Quantive Results KPIs and what hangs off them; `backfill_*` come from `run --start/--end`."""
-    config = make_config(access_token, account_id, base_url, http, page_size, concurrency)
+    tz_name, tz = periods.parse_time_zone(config.time_zone)
+    grouping = periods.check_group_by(config.group_by)
+    lookback = int(require_non_negative(SOURCE, "lookback_days", config.lookback_days))
+    batch_size = int(require_positive(SOURCE, "snapshot_batch_size", config.snapshot_batch_size))
+    window_days = int(require_positive(SOURCE, "snapshot_window_days", config.snapshot_window_days))
+    chosen = selection.selection(
+        config.kpi_ids, config.group_ids, config.ungrouped, config.mykpis, config.v2_snapshots
+    )
+    insights = optional_list(SOURCE, "insight_ids", config.insight_ids)
+    period_types = _period_types(config.statistics_periods)
     bound = Bound(config.concurrency)  # `concurrency` bounds every resource's requests together
-    tz_name, tz = periods.parse_time_zone(time_zone)
-    grouping = periods.check_group_by(group_by)
-    lookback = int(require_non_negative(SOURCE, "lookback_days", lookback_days))
-    batch_size = int(require_positive(SOURCE, "snapshot_batch_size", snapshot_batch_size))
-    window_days = int(require_positive(SOURCE, "snapshot_window_days", snapshot_window_days))
-    chosen = selection.selection(kpi_ids, group_ids, ungrouped, mykpis, v2_snapshots)
-    insights = optional_list(SOURCE, "insight_ids", insight_ids)
-    period_types = _period_types(statistics_periods)
     today = pendulum.now(tz).date()
     kpis_endpoint = client.endpoint_of(config, "/v1/kpis/{kpiId}" if chosen.kpi_ids else "/v2/kpis")
-    first_day = periods.group_start(_first_day(start_date, tz, today), grouping)
+    first_day = periods.group_start(_first_day(config.start_date, tz, today), grouping)
     backfill = _backfill(backfill_start, backfill_end, first_day, tz, today, grouping)
     carried: dict[str, Any] = {}  # KPI id → the projections its body carried
 
@@ -177,7 +145,7 @@ def quantive_source(
         try:
             async with client.session(config) as http_session:
                 if chosen.kpi_ids:
-                    listed = await _kpis_by_id(http_session, config, chosen.kpi_ids, bound)
+                    listed = await kpis_by_id(http_session, config, chosen.kpi_ids)
                 else:
                     listed = [
                         item
@@ -335,21 +303,9 @@ def quantive_source(
     return kpis, kpi_snapshots, kpi_projections, kpi_statistics, insight_usages
 
 
-@with_config(sections=("sources", SOURCE))
-def connection(
-    access_token: str = dlt.secrets.value,
-    account_id: str = dlt.secrets.value,
-    base_url: str = DEFAULT_BASE_URL,
-    http: HttpPolicy = None,
-) -> QuantiveConfig:
-    """The settings a call outside a run needs (`check`, `discover`), resolved by dlt
-    from the same places as the source's."""
-    return make_config(access_token, account_id, base_url, http)
-
-
 def check() -> str:
     """One cheap authenticated call: the first KPI of the list, for its total."""
-    config = connection()
+    config = QuantiveConfig.resolved()
 
     async def call() -> str:
         async with client.session(config) as http_session:
@@ -361,60 +317,7 @@ def check() -> str:
 
 
 def discover() -> Discovery:
-    return asyncio.run(catalog.discover(connection()))
-
-
-def make_config(
-    access_token: str,
-    account_id: str,
-    base_url: str,
-    http: HttpPolicy | None,
-    page_size: object = 100,
-    concurrency: object = 8,
-) -> QuantiveConfig:
-    register_secret(access_token, account_id)
-    return QuantiveConfig(
-        access_token=require_secret(SOURCE, "access_token", access_token),
-        account_id=require_secret(SOURCE, "account_id", account_id),
-        base_url=require_url(SOURCE, "base_url", base_url),
-        page_size=int(require_positive(SOURCE, "page_size", page_size)),
-        concurrency=int(require_positive(SOURCE, "concurrency", concurrency)),
-        http=require_http_policy(SOURCE, http),
-    )
-
-
-def shape_kpi(kpi: dict[str, Any], endpoint: str) -> dict[str, Any]:
-    """The KPI's own fields, with its expanded links hoisted into child lists that carry
-    `kpi_id`; `projections` go to their own table. A link that is not an object fails
-    the list: a child row silently dropped is a lost row. Other links, expanded or not,
-    stay under `links` (`links__expanded` is JSON), and a vendor field named like a
-    child list keeps its data under `<name>__vendor`: nothing is dropped or overwritten."""
-    vendor = {key: value for key, value in kpi.items() if key not in ("links", "projections")}
-    links = kpi.get("links") or {}
-    if not isinstance(links, dict) or not isinstance(links.get("expanded") or {}, dict):
-        raise unread("expected the KPI's links to be {expanded: {...}}", links, endpoint)
-    expanded = links.get("expanded") or {}
-    rest = {key: value for key, value in links.items() if key != "expanded"}
-    other = {key: value for key, value in expanded.items() if key not in LINKS}
-    if other:
-        rest["expanded"] = other
-    if rest:  # not documented: kept, not dropped
-        vendor["links"] = rest
-    children = {
-        name: [
-            with_fields(item, {"kpi_id": kpi["id"]}) for item in _link_list(expanded, key, endpoint)
-        ]
-        for key, name in LINKS.items()
-    }
-    return with_fields(vendor, children)
-
-
-def _link_list(expanded: dict[str, Any], key: str, endpoint: str) -> list[dict[str, Any]]:
-    items = expanded.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        what = f"expected links.expanded.{key} to be a list of objects"
-        raise unread(what, items, endpoint)
-    return items
+    return asyncio.run(catalog.discover(QuantiveConfig.resolved()))
 
 
 def _backfill(
@@ -463,19 +366,3 @@ def _period_types(configured: list[str] | None) -> list[str]:
             hint=config_key_help(SOURCE, "statistics_periods"),
         )
     return list(dict.fromkeys(chosen))
-
-
-async def _kpis_by_id(
-    http: VendorHttp, config: QuantiveConfig, wanted: Sequence[str], bound: Bound
-) -> list[dict[str, Any]]:
-    get = partial(client.get_kpi, http, config)
-    found = await each(wanted, get, concurrency=bound)
-    unknown = [kpi_id for kpi_id, kpi in zip(wanted, found, strict=True) if kpi is None]
-    if unknown:
-        raise ConfigError(
-            f"kpi_ids names KPI(s) the account does not have: {', '.join(unknown)}",
-            source=SOURCE,
-            resource="kpis",
-            hint=config_key_help(SOURCE, "kpi_ids"),
-        )
-    return [kpi for kpi in found if kpi is not None]

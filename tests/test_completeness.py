@@ -1,6 +1,7 @@
-"""The shared no-silent-loss guarantee (sources/common/completeness.py, paging, names) and
-the HTTP layer's tolerance of the forms the vendor docs leave open: pre-signed redirects,
-refusals from hosts that got no credentials, waits spelled as Unix times."""
+"""The shared no-silent-loss guarantee (sources/common/completeness.py and names; paging's
+share is in test_paging.py) and the HTTP layer's tolerance of the forms the vendor docs
+leave open: pre-signed redirects, refusals from hosts that got no credentials, waits
+spelled as Unix times."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from sources.common.completeness import Incomplete, RepeatGuard, Tally, unreadab
 from sources.common.errors import AuthError, MalformedResponse, VendorError
 from sources.common.http import HttpPolicy, ScopedAuth, VendorHttp, origin_of
 from sources.common.names import column_names, with_fields
-from sources.common.paging import Page, pages_by_total
 from sources.common.records import records_to_table
 from sources.common.redaction import register_secret
 from sources.common.retry import parse_rate_limit_reset, parse_retry_after
@@ -73,54 +73,6 @@ def test_unreadable_names_what_was_seen_without_secrets() -> None:
     line = error.line()
     assert "expected snapshot groups; got an object with keys [weird, token]" in line
     assert SECRET not in line and "***" in line
-
-
-# -- pages_by_total ------------------------------------------------------------------------
-
-
-def collect(fetch, *, page_size: int = 3, identity=None) -> list[int]:
-    async def go() -> list[int]:
-        kwargs = {"identity": identity} if identity else {}
-        got: list[int] = []
-        async for page in pages_by_total(
-            fetch, page_size=page_size, concurrency=2, what="items", source="src", **kwargs
-        ):
-            got.extend(page.items)
-        return got
-
-    return asyncio.run(go())
-
-
-def test_pages_by_total_reads_every_item_once() -> None:
-    items = list(range(10))
-
-    async def fetch(skip: int, take: int) -> Page:
-        return Page(skip, items[skip : skip + take], len(items))
-
-    assert sorted(collect(fetch)) == items
-
-
-def test_a_server_that_ignores_skip_is_an_error_not_a_dedup() -> None:
-    items = list(range(10))
-
-    async def fetch(skip: int, take: int) -> Page:
-        return Page(skip, items[:take], len(items))  # skip ignored
-
-    with pytest.raises(MalformedResponse, match="repeats"):
-        collect(fetch)
-    with pytest.raises(MalformedResponse, match="repeats 0 already sent at skip 0"):
-        collect(fetch, identity=lambda page: page)  # by item id
-
-
-def test_a_short_page_inside_the_total_is_an_error() -> None:
-    items = list(range(10))
-
-    async def fetch(skip: int, take: int) -> Page:
-        take = take - 1 if skip == 3 else take  # one page one item short: a gap
-        return Page(skip, items[skip : skip + take], len(items))
-
-    with pytest.raises(Incomplete, match=r"announced 10 record\(s\) and sent 9"):
-        collect(fetch)
 
 
 # -- names, records and drift --------------------------------------------------------------

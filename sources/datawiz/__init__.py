@@ -143,11 +143,11 @@ def builder_resource(
         )
         own_range = not spec.incremental and spec.date_range is not None
 
-        def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
+        def request(http: Any, window: Window) -> AsyncIterator[client.TablePage]:
             body = spec.body(None, None) if own_range else spec.body(*span_of(window))
             return client.builder_pages(http, config, body, spec.name)
 
-        def frame(page: client.Page, window: Window) -> Framed:
+        def frame(page: client.TablePage, window: Window) -> Framed:
             span = None if own_range else span_of(window)
             table = framer.table(page.rows, page.columns, span)
             if not spec.incremental:
@@ -205,13 +205,13 @@ def report_resource(
             windows = [plan.snapshot()]
         framer = Framer(tree=False, name=spec.table, added=added, endpoint=endpoint)
 
-        def request(http: Any, window: Window) -> AsyncIterator[client.Page]:
+        def request(http: Any, window: Window) -> AsyncIterator[client.TablePage]:
             body = spec.body(*span_of(window))
             return client.widget_pages(
                 http, config, spec.report, spec.widget, body, spec.table, spec.kind
             )
 
-        def frame(page: client.Page, window: Window) -> Framed:
+        def frame(page: client.TablePage, window: Window) -> Framed:
             first, last = span_of(window)
             table = framer.table(page.rows, page.columns, (first, last))
             rows = table.num_rows

@@ -33,18 +33,18 @@ engineer (docs/vendor-assumptions.md has the doc lines):
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Hashable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import httpx
 
-from sources.common.completeness import RepeatGuard, fingerprint, unreadable
-from sources.common.errors import ConfigError, MalformedResponse, VendorError, config_key_help
+from sources.common.completeness import fingerprint, unreadable
+from sources.common.errors import ConfigError, VendorError, config_key_help
 from sources.common.http import VendorHttp, describe_plain, origin_of, parse_json
-from sources.common.jobs import fan_in
 from sources.common.oauth import OAuth2Auth
+from sources.common.paging import CursorPaginator, Followed, OffsetPaginator, Page
 from sources.common.stats import stats_for
 from sources.datawiz import payloads
 from sources.datawiz.config import DatawizConfig
@@ -55,11 +55,20 @@ BUILDER_PATH = "/api/builder/create-table/"
 BUILDER_ENDPOINT = f"POST {BUILDER_PATH}"
 
 
-@dataclass
-class Page:
-    rows: list[dict[str, Any]]
-    columns: list[dict[str, Any]]
-    count: int | None = None  # the vendor's `count` of the whole list (first page only)
+@dataclass(frozen=True)
+class TablePage(Page):
+    """One answer of rows: `total` is the vendor's `count` of the whole list (first page
+    only, None without one); `rows` and `count` are the builder's names for them."""
+
+    columns: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.items
+
+    @property
+    def count(self) -> int | None:
+        return self.total
 
 
 def describe_error(response: httpx.Response) -> str:
@@ -122,7 +131,7 @@ async def _post(
     return response
 
 
-def _page(body: Any, endpoint: str) -> tuple[Page, str | None]:
+def _page(body: Any, endpoint: str, skip: int = 0) -> tuple[TablePage, str | None]:
     """One answer → its rows, columns, `count` and `next`, in any of the shapes the doc
     allows: `{dataSource, columns}`, that inside `results`, or DRF's `results` list."""
     results = body.get("results", body) if isinstance(body, dict) else body
@@ -149,14 +158,9 @@ def _page(body: Any, endpoint: str) -> tuple[Page, str | None]:
         )
     meta = body if isinstance(body, dict) else {}
     count, next_url = meta.get("count"), meta.get("next")
-    return (
-        Page(
-            rows,
-            columns if isinstance(columns, list) else [],
-            _count(count, body, endpoint),
-        ),
-        str(next_url) if next_url else None,
-    )
+    total = _count(count, body, endpoint) if skip == 0 else None
+    page = TablePage(skip, rows, total, columns if isinstance(columns, list) else [])
+    return page, str(next_url) if next_url else None
 
 
 def _count(value: Any, body: Any, endpoint: str) -> int | None:
@@ -194,90 +198,78 @@ async def _first_builder_page(
 
 async def builder_pages(
     http: VendorHttp, config: DatawizConfig, body: dict[str, Any], what: str
-) -> AsyncIterator[Page]:
+) -> AsyncIterator[TablePage]:
     """Every page of one builder query; pages after the first come concurrently when
     their URLs can be derived from `count`, in whatever order they arrive."""
     first = await _first_builder_page(http, config, body, what, config.page_size)
     page, next_url = _page(first, BUILDER_ENDPOINT)
-    guard = RepeatGuard("the builder's pages", source=SOURCE, endpoint=BUILDER_ENDPOINT)
-    guard.seen("page 1", [identity(page.rows)])
-    yield page
-    if not next_url:
-        return
-    planned = page_urls(next_url, page.count, len(page.rows))
-    if planned is None:
-        async for later in _follow(http, next_url, body, what, BUILDER_ENDPOINT, guard):
+    url_at = page_url(next_url, page.count, len(page.rows)) if next_url else None
+    if url_at is None:
+        async for later in _follow(http, page, next_url, body, what, BUILDER_ENDPOINT):
             yield later
         return
 
-    async def fetch(page_url: str) -> AsyncIterator[Page]:
-        answer = await _post_query(http, page_url, body, what)
-        later = _page(answer, BUILDER_ENDPOINT)[0]
-        if not later.rows:  # every planned page lies inside `count`: a gap, never skip it
-            raise MalformedResponse(
-                f"{what}: empty page {httpx.URL(page_url).params} of {page.count} rows",
-                source=SOURCE,
-                endpoint=BUILDER_ENDPOINT,
-                hint="the result changed while paging; rerun",
-            )
-        guard.seen(str(httpx.URL(page_url).params), [identity(later.rows)])
-        yield Page(later.rows, later.columns)
+    async def fetch(skip: int, take: int) -> TablePage:
+        url = http.require_vendor_url(url_at(skip), "the builder's next link")
+        return _page(await _post_query(http, url, body, what), BUILDER_ENDPOINT, skip)[0]
 
-    urls = [http.require_vendor_url(u, "the builder's next link") for u in planned]
-    async for outcome in fan_in(urls, fetch, concurrency=config.page_concurrency):
-        if outcome.error is not None:
-            raise outcome.error
-        if outcome.item is not None:
-            yield outcome.item
+    paginator = OffsetPaginator(
+        fetch,
+        page_size=len(page.rows),
+        concurrency=config.page_concurrency,
+        what=what,
+        source=SOURCE,
+        endpoint=BUILDER_ENDPOINT,
+        identity=identity,
+    )
+    async for later in paginator.pages(page):
+        yield later
 
 
 async def _follow(
     http: VendorHttp,
+    first: TablePage,
     next_url: str | None,
     body: dict[str, Any],
     what: str,
     endpoint: str,
-    guard: RepeatGuard,
-) -> AsyncIterator[Page]:
-    """Follow `next` links one by one; a link or a page seen before is a paginator
-    making no progress: an error, never a loop or a silent de-duplication."""
-    links = RepeatGuard("the next links", source=SOURCE, endpoint=endpoint)
-    step = 1
-    while next_url:
-        url = http.require_vendor_url(next_url, "the next link")
-        step += 1
-        links.seen(f"page {step}", [url])
-        page, next_url = _page(await _post_query(http, url, body, what), endpoint)
-        guard.seen(f"page {step}", [identity(page.rows)])
-        yield Page(page.rows, page.columns)
+) -> AsyncIterator[TablePage]:
+    """`first`, then the `next` links one by one; a link or a page seen before is a
+    paginator making no progress: an error, never a loop or a silent de-duplication."""
+
+    async def fetch(url: str) -> Followed:
+        url = http.require_vendor_url(url, "the next link")
+        answer = await _post_query(http, url, body, what)
+        page, later = _page(answer, endpoint, skip=-1)  # a followed page: position unknown
+        return Followed(page.items, later, page)
+
+    paginator = CursorPaginator(
+        fetch, what=what, source=SOURCE, endpoint=endpoint, identity=identity, kind="next link"
+    )
+    async for page in paginator.pages(Followed(first.items, next_url, first)):
+        yield page.body
 
 
-def identity(rows: list[dict[str, Any]]) -> Hashable:
+def identity(rows: list[dict[str, Any]]) -> list[Hashable]:
     """A page by its first and last rows (whole: a key need not be unique within a query
     when it names no day): a page that comes again is a paginator stuck."""
-    return fingerprint(rows[:1] + rows[-1:])
+    return [fingerprint(rows[:1] + rows[-1:])]
 
 
-def page_urls(next_url: str, count: int | None, page_rows: int) -> list[str] | None:
-    """The URLs of every page after the first, from the first `next` link, or None when
-    the scheme is not one we can extrapolate (cursor pagination, unknown count)."""
+def page_url(next_url: str, count: int | None, page_rows: int) -> Callable[[int], str] | None:
+    """The URL of the page at row `skip`, from the first `next` link; None when the scheme
+    is not one we can extrapolate (cursor pagination, unknown count)."""
     if count is None or page_rows <= 0:
         return None
     url = httpx.URL(next_url)
-    params = url.params
-    if "page" in params:
+    for name in ("page", "offset"):
         try:
-            second = int(params["page"])
-        except ValueError:
-            return None
-        pages = -(-count // page_rows)
-        return [str(url.copy_set_param("page", n)) for n in range(second, pages + 1)]
-    if "offset" in params:
-        try:
-            offset = int(params["offset"])
-        except ValueError:
-            return None
-        return [str(url.copy_set_param("offset", o)) for o in range(offset, count, page_rows)]
+            second = int(url.params[name])
+        except (KeyError, ValueError):
+            continue
+        if name == "page":
+            return lambda skip: str(url.copy_set_param("page", second + skip // page_rows - 1))
+        return lambda skip: str(url.copy_set_param("offset", second + skip - page_rows))
     return None
 
 
@@ -289,19 +281,16 @@ async def widget_pages(
     body: dict,
     what: str,
     kind: str = payloads.TABLE,
-) -> AsyncIterator[Page]:
+) -> AsyncIterator[TablePage]:
     """A table widget's pages; any other widget's one answer in long form (payloads.py)."""
     path = f"/api/report/reports/{report}/widgets/{widget}/data/"
     endpoint = f"POST {path}"
     answer = await _post_query(http, f"{config.bi_url}{path}", body, what)
     if kind != payloads.TABLE:
-        yield Page(payloads.read(answer, kind, endpoint), payloads.columns(kind))
+        yield TablePage(0, payloads.read(answer, kind, endpoint), None, payloads.columns(kind))
         return
     page, next_url = _page(answer, endpoint)
-    guard = RepeatGuard("the widget's pages", source=SOURCE, endpoint=endpoint)
-    guard.seen("page 1", [identity(page.rows)])
-    yield page
-    async for later in _follow(http, next_url, body, what, endpoint, guard):
+    async for later in _follow(http, page, next_url, body, what, endpoint):
         yield later
 
 

@@ -38,7 +38,6 @@ each one, `sandbox.holistics.HolisticsSim.DIALECTS`; docs/vendor-assumptions.md)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -47,10 +46,13 @@ from typing import Any
 
 import httpx
 
-from sources.common.completeness import RepeatGuard, unreadable
-from sources.common.errors import JobFailed, MalformedResponse, VendorError
-from sources.common.http import ScopedAuth, VendorHttp, describe_plain, origin_of
+from sources.common.completeness import unreadable
+from sources.common.errors import JobFailed, VendorError
+from sources.common.http import ScopedAuth, VendorHttp, origin_of
+from sources.common.jobs import each
+from sources.common.paging import CursorPaginator, Followed
 from sources.holistics.config import MAX_PAGE, HolisticsConfig
+from sources.holistics.errors import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -72,57 +74,6 @@ ID_FORMS: dict[str, tuple[str, bool]] = {
 REFUSED = ("HTTP 400", "HTTP 404", "HTTP 405", "HTTP 422")
 ROW_COUNT_KEYS = ("row_count", "rows_count", "num_rows", "total_rows", "rows")
 JOB_LOGS, JOB_RESULT = "GET /jobs/{id}/logs", "GET /jobs/{id}/result"
-
-
-# -- errors ---------------------------------------------------------------------------
-
-_OBJECT = re.compile(r"/([a-z_]+)/(\d+)(?:/[a-z_]+)?/?$")
-
-
-def _object_of(url: httpx.URL) -> str | None:
-    """`dashboard_widgets/17/submit_export` → 'dashboard widget 17'."""
-    match = _OBJECT.search(url.path)
-    if not match:
-        return None
-    kind = match.group(1).removesuffix("s").replace("_", " ")
-    return f"{kind} {match.group(2)}"
-
-
-def describe_error(response: httpx.Response) -> str:
-    """The documented error body `{type, message, details}` on one line, by type."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or not (body.get("type") or body.get("message")):
-        return describe_plain(response)
-    kind = str(body.get("type") or "BaseError")
-    message = " ".join(str(body.get("message") or "").split())
-    details = body.get("details") if isinstance(body.get("details"), dict) else {}
-    text = f"{kind}: {message}" if message else kind
-    if kind == "PermissionDeniedError":
-        thing = _object_of(response.request.url)
-        text = f"{kind} on {thing}: {message}" if thing else text
-    elif kind == "RecordError" and isinstance(body.get("record"), dict):
-        problems = [
-            f"{name}: {', '.join(map(str, errors))}"
-            for name, errors in body["record"].items()
-            if errors
-        ]
-        if problems:
-            text += f" ({'; '.join(problems)})"
-    elif kind == "InternalHolisticsError":
-        debug_id = body.get("debug_id") or details.get("debug_id")
-        if debug_id and str(debug_id) not in text:
-            text += f" (debug id {debug_id})"
-    elif kind == "MaintenanceError":
-        text += " (Holistics is in maintenance mode; rerun later)"
-    elif kind == "SubscriptionError":
-        text += " (the plan does not include this; ask the Holistics admin)"
-    description = details.get("description")
-    if description and str(description) not in text:
-        text += f" - {description}"
-    return text[:500]
 
 
 def quota_bucket(method: str, url: httpx.URL) -> str:
@@ -156,33 +107,31 @@ async def pages(
     beside: Callable[[dict[str, Any]], None] | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Every page of a cursor-paged list: `limit`, then `after=<cursors.next>` to the end;
-    `beside(body)` sees each whole body (List Users' `counters` and `groups` maps)."""
+    `beside(body)` sees each whole body (List Users' `counters` and `groups` maps) once
+    its paging is checked."""
     url = f"{config.base_url}{path}"
     endpoint = f"GET {path}"
     query: dict[str, Any] = {**(params or {}), "limit": min(MAX_PAGE, config.page_size)}
-    seen: set[str] = set()
-    repeats = RepeatGuard(f"list {key}", source=SOURCE, endpoint=endpoint)
-    while True:
-        body = await http.get_json(url, params=query)
+
+    async def fetch(after: Any) -> Followed:
+        body = await http.get_json(url, params={**query, "after": after} if after else query)
         items = body.get(key) if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise unreadable(f"expected a {key!r} list", body, source=SOURCE, endpoint=endpoint)
-        repeats.seen(f"page after {query.get('after')!r}", item_ids(items, key, endpoint))
-        after = next_cursor(body, endpoint)
-        if after and str(after) in seen:
-            raise MalformedResponse(
-                f"cursor {after!r} repeated; the list would never end",
-                source=SOURCE,
-                endpoint=endpoint,
-            )
-        if beside is not None:  # a page whose paging is sound: then what came beside it
-            beside(body)
-        if items:
-            yield items
-        if not after:  # an empty page that names a next cursor is not the end: follow it
-            return
-        seen.add(str(after))
-        query["after"] = after
+        return Followed(items, next_cursor(body, endpoint), body)
+
+    paginator = CursorPaginator(
+        fetch,
+        what=f"list {key}",
+        source=SOURCE,
+        endpoint=endpoint,
+        identity=lambda items: item_ids(items, key, endpoint),
+    )
+    async for page in paginator.pages():
+        if beside is not None:
+            beside(page.body)
+        if page.items:
+            yield page.items
 
 
 def item_ids(items: list[Any], key: str, endpoint: str) -> list[Any]:
@@ -305,7 +254,7 @@ class JobStatuses:
         found = await self._listed(ids)
         missing = [i for i in ids if i not in found]
         if missing:
-            singles = await asyncio.gather(*(self._single(i) for i in missing))
+            singles = await each(missing, self._single, concurrency=MAX_JOB_IDS)
             found.update(zip(missing, singles, strict=True))
         for job in found.values():
             self._note_spelling(job)

@@ -23,7 +23,6 @@ never empties a table."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any
 from sources.common.completeness import unreadable
 from sources.common.errors import ConfigError, MalformedResponse, PipelineError, config_key_help
 from sources.common.http import VendorHttp
+from sources.common.jobs import each
 from sources.common.names import with_fields
 from sources.common.stats import stats_for
 from sources.holistics import client
@@ -139,18 +139,13 @@ class Reader:
 
     def __init__(self, http: VendorHttp, config: HolisticsConfig) -> None:
         self.http, self.config = http, config
-        self.gate = asyncio.Semaphore(CONCURRENCY)
         self.loaded: dict[str, list[dict[str, Any]]] = {}
         self._forms: set[str] = set()
 
     async def each(self, items: Iterable[Any], fetch: Callable[[Any], Awaitable[Any]]) -> list[Any]:
-        async def one(item: Any) -> Any:
-            async with self.gate:
-                return await fetch(item)
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(item)) for item in items]
-        return [t.result() for t in tasks if t.result() is not None]
+        """`fetch` of every item, `CONCURRENCY` at a time; what answered None is left out."""
+        found = await each(items, fetch, concurrency=CONCURRENCY)
+        return [result for result in found if result is not None]
 
     async def dashboard(self, listed: dict[str, Any]) -> dict[str, Any]:
         detail = await client.get_object(

@@ -32,16 +32,16 @@ elsewhere is refused, so the token never leaves Kissmetrics."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pendulum
 import pyarrow as pa
 
 from sources.common.arrow import positional_rows_to_table
-from sources.common.completeness import Incomplete, RepeatGuard, Tally, fingerprint, unreadable
+from sources.common.completeness import Tally, unreadable
 from sources.common.errors import JobTimeout, MalformedResponse, VendorError
 from sources.common.http import (
     ScopedAuth,
@@ -52,10 +52,11 @@ from sources.common.http import (
     parse_json,
 )
 from sources.common.jobs import poll_until
-from sources.common.paging import Page, pages_by_total
+from sources.common.paging import OffsetPaginator, Page
 from sources.common.records import records_to_table
 from sources.common.windows import Window
 from sources.kissmetrics.config import KissmetricsConfig
+from sources.kissmetrics.dates import RunDates
 from sources.kissmetrics.hal import link_href, related_id
 
 SOURCE = "kissmetrics"
@@ -89,47 +90,6 @@ def session(config: KissmetricsConfig) -> VendorHttp:
     )
 
 
-class RunDates:
-    """How the query host wants `start_date`/`end_date`: ISO-8601 with the offset (the
-    doc's example) or Unix seconds (its prose). `form` is what the next run tries first;
-    `accepted` the form a host took this session, which the source keeps in state."""
-
-    LABELS: ClassVar[dict[str, str]] = {
-        "iso": "ISO-8601 datetimes",
-        "unix": "Unix timestamps in seconds",
-    }
-
-    def __init__(self, form: str | None) -> None:
-        self.form = form if form in self.LABELS else "iso"
-        self.accepted: str | None = None
-
-    @staticmethod
-    def other(form: str) -> str:
-        return "unix" if form == "iso" else "iso"
-
-    @staticmethod
-    def body(form: str, start: pendulum.DateTime, end: pendulum.DateTime) -> dict[str, Any]:
-        if form == "unix":
-            return {"start_date": int(start.timestamp()), "end_date": int(end.timestamp())}
-        return {"start_date": start.isoformat(), "end_date": end.isoformat()}
-
-    def refused(self, form: str, why: str) -> None:
-        if self.form == form and self.accepted is None:
-            self.form = self.other(form)
-            log.warning(
-                "%s: the query host refused run dates as %s (%s); trying %s",
-                SOURCE,
-                self.LABELS[form],
-                why,
-                self.LABELS[self.form],
-            )
-
-    def worked(self, form: str) -> None:
-        if self.accepted != form:
-            self.accepted = self.form = form
-            log.info("%s: run dates sent as %s", SOURCE, self.LABELS[form])
-
-
 class Client:
     """The Kissmetrics calls of one extract over one HTTP session. It remembers, for the
     session, which form of each open detail the vendor speaks (logged once each), how the
@@ -160,8 +120,7 @@ class Client:
             body = await self.http.get_json(url, params={"limit": take, "offset": skip})
             return self._reports_page(body, skip, endpoint)
 
-        reports: list[dict[str, Any]] = []
-        async for page in pages_by_total(
+        paginator = OffsetPaginator(
             fetch,
             page_size=self.config.page_size,
             concurrency=self.config.page_concurrency,
@@ -169,9 +128,8 @@ class Client:
             source=SOURCE,
             endpoint=endpoint,
             identity=lambda items: [str(r["id"]) for r in items],
-        ):
-            reports.extend(page.items)
-        return reports
+        )
+        return [report async for page in paginator.pages() for report in page.items]
 
     def _reports_page(self, body: Any, skip: int, endpoint: str) -> Page:
         if isinstance(body, list):
@@ -338,6 +296,11 @@ class Client:
     # -- results pages ---------------------------------------------------------------
 
     async def _pages(self, url: str, endpoint: str) -> AsyncIterator[ResultsPage]:
+        """The pages up to `pagination.total`, `page_concurrency` at a time, then, if the
+        last page was full, one more to make sure the total did not stop short; without
+        a total, by offset up to a page shorter than the first (the host's page size,
+        whatever `limit` asked) or an empty one."""
+
         async def fetch(skip: int, take: int) -> ResultsPage:
             body = await self.http.get_json(url, params={"limit": take, "offset": skip})
             return self._results_page(body, skip, endpoint)
@@ -345,44 +308,18 @@ class Client:
         first = await fetch(0, self.config.page_size)
         if first.total is None:
             self.note("results pagination", "absent; paging by offset up to a short page")
-            pages = _walk(fetch, first, endpoint)
-        else:
-            pages = self._by_total(fetch, first, endpoint)
-        async for page in pages:
-            yield page
-
-    async def _by_total(
-        self,
-        fetch: Callable[[int, int], Awaitable[ResultsPage]],
-        first: ResultsPage,
-        endpoint: str,
-    ) -> AsyncIterator[ResultsPage]:
-        """The pages up to `pagination.total`, `page_concurrency` at a time; then, if the
-        last page was full, one more to make sure the total did not stop short."""
-
-        total, step, last = first.total or 0, len(first.items), first
-        async for page in pages_by_total(
+        paginator = OffsetPaginator(
             fetch,
-            first=first,
             page_size=self.config.page_size,
             concurrency=self.config.page_concurrency,
             what="report results",
             source=SOURCE,
             endpoint=endpoint,
-        ):
-            last = max(last, page, key=lambda p: p.skip)
+            end="short",
+            probe_past_total=True,
+        )
+        async for page in paginator.pages(first):
             yield page
-        full = len(last.items) == step and (last.skip > 0 or step >= self.config.page_size)
-        if total and full:
-            extra = await fetch(total, step)
-            if extra.items:
-                raise Incomplete(
-                    f"report results: `pagination.total` says {total} but the host has rows "
-                    f"at offset {total}",
-                    source=SOURCE,
-                    endpoint=endpoint,
-                    hint="nothing of this window was loaded; rerun",
-                )
 
     def _results_page(self, body: Any, skip: int, endpoint: str) -> ResultsPage:
         rows = body.get("data") if isinstance(body, dict) else None
@@ -421,24 +358,7 @@ class Client:
 class ResultsPage(Page):
     """A results page; `total` is None when the host sends no `pagination.total`."""
 
-    total: int | None  # type: ignore[assignment]
     export: str | None = None  # the page's `export` link (kissmetrics-api.md:243-246)
-
-
-async def _walk(
-    fetch: Callable[[int, int], Awaitable[ResultsPage]], first: ResultsPage, endpoint: str
-) -> AsyncIterator[ResultsPage]:
-    """Pages without a total: one after another by offset, until a page shorter than the
-    first (the host's page size, whatever `limit` asked) or an empty one."""
-    guard = RepeatGuard("report results", source=SOURCE, endpoint=endpoint)
-    step, page = len(first.items), first
-    while True:
-        guard.seen(f"offset {page.skip}", (fingerprint(page.items),))
-        if page.items:
-            yield page
-        if not page.items or len(page.items) < step:
-            return
-        page = await fetch(page.skip + len(page.items), step)
 
 
 def _paged_total(pagination: Any, skip: int, endpoint: str) -> int | None:

@@ -17,7 +17,6 @@ each run reads them all: one call per report, product and account."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -28,6 +27,7 @@ from dlt.extract.resource import DltResource
 from sources.common.completeness import unreadable
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.http import VendorHttp, endpoint_of, parse_json
+from sources.common.jobs import each
 from sources.common.names import with_fields
 from sources.common.snapshots import emptied, snapshot_hints
 from sources.common.stats import record_part_failure, stats_for
@@ -80,12 +80,11 @@ async def read(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """GET every target, `workers` at a time: (the objects, the ids that answered 404).
     An answer that is no object fails the whole read with one line."""
-    gate = asyncio.Semaphore(max(1, workers))
 
-    async def one(ident: str, href: str) -> dict[str, Any] | None:
+    async def one(target: tuple[str, str]) -> dict[str, Any] | None:
+        ident, href = target
         url = http.require_vendor_url(href, f"the {what} link")
-        async with gate:
-            response = await http.request("GET", url, expect=(200, 404))
+        response = await http.request("GET", url, expect=(200, 404))
         if response.status_code == 404:
             return None
         body = parse_json(response, SOURCE)
@@ -95,12 +94,7 @@ async def read(
             raise unreadable(f"a {what} object", body, source=SOURCE, endpoint=endpoint)
         return item if item.get("id") not in (None, "") else {**item, "id": ident}
 
-    answers = await asyncio.gather(
-        *(one(ident, href) for ident, href in targets.items()), return_exceptions=True
-    )
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
+    answers = await each(targets.items(), one, concurrency=workers)
     found = [answer for answer in answers if answer is not None]
     missing = [ident for ident, answer in zip(targets, answers, strict=True) if answer is None]
     return found, missing

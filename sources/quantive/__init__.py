@@ -91,7 +91,7 @@ from sources.common.errors import (
     PipelineError,
     config_key_help,
 )
-from sources.common.jobs import fan_in
+from sources.common.jobs import Bound, fan_in
 from sources.common.names import with_fields
 from sources.common.settings import (
     optional_list,
@@ -128,6 +128,7 @@ def quantive_source(
     )
     insights = optional_list(SOURCE, "insight_ids", config.insight_ids)
     period_types = _period_types(config.statistics_periods)
+    bound = Bound(config.concurrency)  # `concurrency` bounds every resource's requests together
     today = pendulum.now(tz).date()
     kpis_endpoint = client.endpoint_of(config, "/v1/kpis/{kpiId}" if chosen.kpi_ids else "/v2/kpis")
     first_day = periods.group_start(_first_day(config.start_date, tz, today), grouping)
@@ -203,6 +204,7 @@ def quantive_source(
                 time_zone=tz_name,
                 tz=tz,
                 known=known,
+                bound=bound,
             )
             async for table in reader.tables(jobs):
                 yield table
@@ -229,9 +231,7 @@ def quantive_source(
                     http_session, config, kpi_id, embedded, kpis_endpoint
                 )
 
-            async for outcome in fan_in(
-                [kpi["id"] for kpi in listed], fetch, concurrency=config.concurrency
-            ):
+            async for outcome in fan_in([kpi["id"] for kpi in listed], fetch, concurrency=bound):
                 if outcome.item:
                     yield outcome.item
                 elif outcome.error is not None:
@@ -264,7 +264,7 @@ def quantive_source(
                 yield with_fields(stats, {**added, "time_zone": tz_name})
 
             rows: list[dict[str, Any]] = []
-            async for outcome in fan_in(jobs, fetch, concurrency=config.concurrency):
+            async for outcome in fan_in(jobs, fetch, concurrency=bound):
                 if outcome.item is not None:
                     rows.append(outcome.item)
                     if len(rows) >= 1000:
@@ -292,7 +292,7 @@ def quantive_source(
                     "kpis": used,
                 }
 
-            async for outcome in fan_in(insights, fetch, concurrency=config.concurrency):
+            async for outcome in fan_in(insights, fetch, concurrency=bound):
                 if outcome.item is not None:
                     yield outcome.item
                 elif outcome.error is not None:

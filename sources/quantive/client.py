@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from sources.common.completeness import RepeatGuard, Tally, unreadable
+from sources.common.completeness import Tally, unreadable
 from sources.common.errors import MalformedResponse, PipelineError, VendorError
 from sources.common.http import (
     ScopedAuth,
@@ -29,7 +29,7 @@ from sources.common.http import (
     parse_json,
 )
 from sources.common.names import with_fields
-from sources.common.paging import FetchPage, Page, pages_by_total
+from sources.common.paging import OffsetPaginator, Page
 from sources.quantive.config import QuantiveConfig
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def _count(value: Any) -> int | None:
 
 
 def _page(body: Any, skip: int, endpoint: str) -> Page:
-    """One page of a list of objects; `total` is -1 when the vendor does not give one."""
+    """One page of a list of objects; `total` is None when the vendor does not give one."""
     found = listed(body, endpoint)
     if found is None:
         raise unread("expected a list answer {items, totalCount}", body, endpoint)
@@ -148,7 +148,7 @@ def _page(body: Any, skip: int, endpoint: str) -> Page:
     for item in items:
         if not isinstance(item, dict):
             raise unread("expected list items to be objects", item, endpoint)
-    return Page(skip, items, -1 if total is None else total)
+    return Page(skip, items, total)
 
 
 def paging(skip: int, take: int) -> dict[str, int]:
@@ -159,7 +159,7 @@ def paging(skip: int, take: int) -> dict[str, int]:
 
 
 def ids_of(endpoint: str) -> Callable[[list[Any]], list[str]]:
-    """A page's identity for `pages_by_total`: its items' `id`s, which each must have."""
+    """A page's identity for the paginator: its items' `id`s, which each must have."""
 
     def identity(items: list[Any]) -> list[str]:
         missing = next((item for item in items if not _has_id(item)), None)
@@ -187,49 +187,24 @@ async def paged(
         body = await http.get_json(url, params={**params, **paging(skip, take)})
         return _page(body, skip, endpoint)
 
-    first = await fetch(0, config.page_size)
-    identity = ids_of(endpoint)
-    if first.total < 0:
-        async for items in _pages_until_empty(fetch, first, config.page_size, identity, endpoint):
-            yield items
-        return
-    async for page in pages_by_total(
+    paginator = OffsetPaginator(
         fetch,
-        first=first,
         page_size=config.page_size,
         concurrency=config.concurrency,
         what=path,
         source=SOURCE,
         endpoint=endpoint,
-        identity=identity,
-    ):
+        identity=ids_of(endpoint),
+    )
+    async for page in paginator.pages():
         yield page.items
-
-
-async def _pages_until_empty(
-    fetch: FetchPage,
-    first: Page,
-    take: int,
-    identity: Callable[[list[Any]], list[str]],
-    endpoint: str,
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """A list without a total: a short page may only mean the server caps `take`, so
-    only an empty page ends it."""
-    guard = RepeatGuard(endpoint, source=SOURCE, endpoint=endpoint)
-    page, skip = first, 0
-    while page.items:
-        guard.seen(f"skip {skip}", identity(page.items))
-        yield page.items
-        skip += len(page.items)
-        page = await fetch(skip, take)
 
 
 async def count_kpis(http: VendorHttp, config: QuantiveConfig) -> int | None:
     """The account's KPI count from the first page, or None when the list gives none."""
     url = f"{config.base_url}/v2/kpis"
     body = await http.get_json(url, params=paging(0, 1))
-    total = _page(body, 0, _endpoint(url)).total
-    return None if total < 0 else total
+    return _page(body, 0, _endpoint(url)).total
 
 
 async def get_kpi(http: VendorHttp, config: QuantiveConfig, kpi_id: str) -> dict[str, Any] | None:
@@ -288,18 +263,15 @@ async def snapshots(
 
     ids = select.get("ids")
     who = f"{ids.count(',') + 1} KPI(s)" if ids else "KPIs " + (_query(select) or "(all)")
-    every: list[Any] = []
-    async for page in pages_by_total(
+    paginator = OffsetPaginator(
         fetch,
-        first=Page(0, items, total),
         page_size=len(items) or 1,
         concurrency=config.concurrency,
         what=f"snapshots of {who} {first}..{last}",
         source=SOURCE,
         endpoint=endpoint,
-    ):
-        every.extend(page.items)
-    return every
+    )
+    return [item async for page in paginator.pages(Page(0, items, total)) for item in page.items]
 
 
 def _query(params: dict[str, str]) -> str:

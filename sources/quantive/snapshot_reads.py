@@ -27,7 +27,7 @@ from sources.common.arrow import conform
 from sources.common.completeness import unreadable
 from sources.common.errors import PipelineError
 from sources.common.http import VendorHttp
-from sources.common.jobs import fan_in
+from sources.common.jobs import Bound, fan_in
 from sources.common.stats import record_part_failure
 from sources.quantive import client, periods
 from sources.quantive.client import SOURCE, QuantiveConfig, payment_required
@@ -99,14 +99,16 @@ class SnapshotReader:
         time_zone: str,
         tz: pendulum.FixedTimezone,
         known: dict[str, Any],
+        bound: Bound,
     ) -> None:
         self.http, self.config, self.chosen, self.listed = http, config, chosen, set(listed)
         self.group_by, self.time_zone, self.tz, self.known = group_by, time_zone, tz, known
+        self.bound = bound  # shared with the source's other resources
         self.failed: set[str] = set()
         self._reported: set[str] = set()
 
     async def tables(self, jobs: list[Job]) -> AsyncIterator[pa.Table]:
-        async for outcome in fan_in(jobs, self._read, concurrency=self.config.concurrency):
+        async for outcome in fan_in(jobs, self._read, concurrency=self.bound):
             if isinstance(outcome.item, Failed):
                 self._fail(outcome.item.kpis, outcome.item.error, outcome.spec)
             elif outcome.item is not None:

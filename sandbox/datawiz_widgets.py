@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sandbox.datawiz_data import METRICS, Query
 from sandbox.server import Reply
 
 WIDGET_DIALECTS: dict[str, tuple[str, ...]] = {
@@ -199,16 +200,12 @@ class WidgetPayloads:
         self, metrics: tuple[str, ...], days: tuple[date, ...], lookups: dict, **fixed: Any
     ) -> dict[str, Any]:
         """Each metric over `days`, for the members passing `lookups` and `fixed`."""
-        from sandbox.datawiz import METRICS, Query
-
         query = Query((), {}, lookups, metrics, days, False)
         sums = self._sum(self._members(query, fixed))
         return {m: METRICS[m][1](sums) for m in metrics}
 
     def _ids(self, dim: str, lookups: dict, **fixed: Any) -> list[int]:
         """Members of a dimension passing the lookups (shops, categories, products)."""
-        from sandbox.datawiz import Query
-
         members = self._members(Query((), {}, lookups, (), (), False), fixed)
         if dim == "category":
             return list(dict.fromkeys(self._hierarchy(p)["category"] for p in members["product"]))
@@ -303,8 +300,6 @@ class WidgetPayloads:
 
 
 def _title(metric: str) -> str:
-    from sandbox.datawiz import METRICS
-
     return METRICS[metric][0]
 
 

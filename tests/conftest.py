@@ -11,32 +11,28 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.registry import names
 from sandbox import Sandbox
 from tests import cli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Fast knobs for loopback: tiny backoffs and poll pauses, few attempts.
+# Fast knobs for loopback, for every vendor the registry knows: tiny backoffs and poll
+# pauses, few attempts (a vendor without jobs has no `poll_interval`; dlt never reads it).
+_FAST_KEYS = {
+    "POLL_INTERVAL": "0.02",
+    "HTTP__BACKOFF_INITIAL": "0.01",
+    "HTTP__BACKOFF_MAX": "0.1",
+    "HTTP__MAX_ATTEMPTS": "5",
+    "HTTP__READ_TIMEOUT": "5",
+}
 FAST = {
     "RUNTIME__LOG_LEVEL": "WARNING",
-    "SOURCES__KISSMETRICS__POLL_INTERVAL": "0.02",
-    "SOURCES__KISSMETRICS__HTTP__BACKOFF_INITIAL": "0.01",
-    "SOURCES__KISSMETRICS__HTTP__BACKOFF_MAX": "0.1",
-    "SOURCES__KISSMETRICS__HTTP__MAX_ATTEMPTS": "5",
-    "SOURCES__KISSMETRICS__HTTP__READ_TIMEOUT": "5",
-    "SOURCES__HOLISTICS__POLL_INTERVAL": "0.02",
-    "SOURCES__HOLISTICS__HTTP__BACKOFF_INITIAL": "0.01",
-    "SOURCES__HOLISTICS__HTTP__BACKOFF_MAX": "0.1",
-    "SOURCES__HOLISTICS__HTTP__MAX_ATTEMPTS": "5",
-    "SOURCES__HOLISTICS__HTTP__READ_TIMEOUT": "5",
-    "SOURCES__QUANTIVE__HTTP__BACKOFF_INITIAL": "0.01",
-    "SOURCES__QUANTIVE__HTTP__BACKOFF_MAX": "0.1",
-    "SOURCES__QUANTIVE__HTTP__MAX_ATTEMPTS": "5",
-    "SOURCES__QUANTIVE__HTTP__READ_TIMEOUT": "5",
-    "SOURCES__DATAWIZ__HTTP__BACKOFF_INITIAL": "0.01",
-    "SOURCES__DATAWIZ__HTTP__BACKOFF_MAX": "0.1",
-    "SOURCES__DATAWIZ__HTTP__MAX_ATTEMPTS": "5",
-    "SOURCES__DATAWIZ__HTTP__READ_TIMEOUT": "5",
+    **{
+        f"SOURCES__{vendor.upper()}__{key}": value
+        for vendor in names()
+        for key, value in _FAST_KEYS.items()
+    },
 }
 
 

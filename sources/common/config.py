@@ -16,7 +16,7 @@ from dlt.common.configuration.specs import BaseConfiguration
 from dlt.extract.source import DltSource
 
 from sources.common.discovery import Discovery
-from sources.common.http import HttpPolicy
+from sources.common.http import HttpPolicy, VendorHttp
 from sources.common.settings import require_http_policy
 
 
@@ -38,6 +38,19 @@ class VendorConfiguration(BaseConfiguration):
         """This configuration built from explicit values (no lookup), validated."""
         self.on_resolved()
         return self
+
+    def http_session(
+        self, base_urls: list[str], auth: Any, describe_error: Callable, **options: Any
+    ) -> VendorHttp:
+        """One extract's HTTP session to the vendor's own hosts, under this `http` policy."""
+        return VendorHttp(
+            self.source_name,
+            base_urls=base_urls,
+            auth=auth,
+            policy=self.http,
+            describe_error=describe_error,
+            **options,
+        )
 
     @classmethod
     def resolved(cls, **explicit: Any) -> Self:

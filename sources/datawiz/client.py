@@ -101,14 +101,7 @@ def session(config: DatawizConfig) -> VendorHttp:
         extra_headers={"client-id": config.account_id},
         on_token_request=lambda: stats.count("requests"),
     )
-    return VendorHttp(
-        SOURCE,
-        base_urls=[config.api_url, config.bi_url],
-        auth=auth,
-        policy=config.http,
-        describe_error=describe_error,
-        stats=stats,
-    )
+    return config.http_session([config.api_url, config.bi_url], auth, describe_error, stats=stats)
 
 
 async def _post_query(http: VendorHttp, url: str, body: dict[str, Any], what: str, **kw) -> Any:

@@ -85,14 +85,7 @@ def quota_bucket(method: str, url: httpx.URL) -> str:
 def session(config: HolisticsConfig) -> VendorHttp:
     """An HTTP session for one extract; the key goes to the configured Holistics host only."""
     auth = ScopedAuth([origin_of(config.base_url)], lambda: {"X-Holistics-Key": config.api_key})
-    return VendorHttp(
-        SOURCE,
-        base_urls=[config.base_url],
-        auth=auth,
-        policy=config.http,
-        describe_error=describe_error,
-        quota_key=quota_bucket,
-    )
+    return config.http_session([config.base_url], auth, describe_error, quota_key=quota_bucket)
 
 
 # -- lists ----------------------------------------------------------------------------

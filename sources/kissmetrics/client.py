@@ -85,9 +85,7 @@ def session(config: KissmetricsConfig) -> VendorHttp:
     auth = ScopedAuth(
         [origin_of(h) for h in hosts], lambda: {"Authorization": f"Bearer {config.api_token}"}
     )
-    return VendorHttp(
-        SOURCE, base_urls=hosts, auth=auth, policy=config.http, describe_error=describe_error
-    )
+    return config.http_session(hosts, auth, describe_error)
 
 
 class Client:

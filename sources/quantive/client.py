@@ -81,13 +81,7 @@ def session(config: QuantiveConfig) -> VendorHttp:
             "gtmhub-accountId": config.account_id,
         },
     )
-    return VendorHttp(
-        SOURCE,
-        base_urls=[config.base_url],
-        auth=auth,
-        policy=config.http,
-        describe_error=describe_error,
-    )
+    return config.http_session([config.base_url], auth, describe_error)
 
 
 def endpoint_of(config: QuantiveConfig, path: str) -> str:

@@ -39,7 +39,8 @@ default first; docs/vendor-assumptions.md lists the doc lines):
 - `snapshot_day`: a record names its group by `group` label, by `date` (the group's first
   day), or by `timestamp` (the UTC instant of that day's midnight in `timeZone`).
 - `group_label`: week/month/quarter/year labels as `2022-W36`, `2022-09`, `2022-Q3`,
-  `2022` (`iso`) or as the group's first day (`first_day`).
+  `2022` (`iso`), as the group's first day (`first_day`), or with weeks 1-9 unpadded,
+  `2022-W5` (`unpadded`).
 - `value_type`: snapshot values as JSON numbers or numeric strings.
 - `to_bound`: `to` includes its day or not.
 - `paging_params`: lists page by `skip`/`take` or `offset`/`limit`.
@@ -87,7 +88,7 @@ class QuantiveSim(KpiSelection, KpiBodies, SnapshotAnswers, Simulator):
         "snapshots_shape": ("by_kpi", "items_grouped", "items_flat", "bare_list"),
         "snapshot_fields": ("plain", "annotated"),
         "snapshot_day": ("group", "date", "timestamp"),
-        "group_label": ("iso", "first_day"),
+        "group_label": ("iso", "first_day", "unpadded"),
         "value_type": ("number", "string"),
         "to_bound": ("inclusive", "exclusive"),
         "paging_params": ("skip_take", "offset_limit"),

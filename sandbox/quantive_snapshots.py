@@ -147,7 +147,10 @@ class SnapshotAnswers:
             return {"date": midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
         if self.group_label == "first_day":
             return {"group": start.isoformat()}
-        return {"group": GROUP_LABELS[group_by](start)}
+        label = GROUP_LABELS[group_by](start)
+        if self.group_label == "unpadded" and group_by == "week":
+            label = label.replace("-W0", "-W")  # `2022-W5`: weeks without a leading zero
+        return {"group": label}
 
     def _value_text(self, i: int, value: float) -> Any:
         if self.drift and i == 1:

@@ -141,6 +141,12 @@ def test_a_cursor_that_comes_again_is_an_error_not_a_loop() -> None:
         follow(pages, kind="next link")
 
 
+def test_empty_cursor_pages_without_end_are_an_error_not_a_loop() -> None:
+    pages = {None: Followed([1], "c0")} | {f"c{n}": Followed([], f"c{n + 1}") for n in range(99)}
+    with pytest.raises(MalformedResponse, match="empty pages in a row"):
+        follow(pages)
+
+
 def test_a_cursor_page_that_repeats_items_is_an_error() -> None:
     pages = {None: Followed([1, 2], "a"), "a": Followed([2, 3], None)}
     with pytest.raises(MalformedResponse, match="page after cursor 'a' repeats 2"):
@@ -177,6 +183,21 @@ def test_fan_in_starts_specs_lazily_and_no_more_than_concurrency_at_once() -> No
     got, taken = asyncio.run(go())
     assert len(got) == 10 and peak[0] == 4
     assert taken < 30  # the specs not yet needed were never taken from the iterator
+
+
+def test_fan_in_raises_what_its_spec_iterable_raises_instead_of_waiting_forever() -> None:
+    def specs() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad spec")
+
+    async def worker(spec: int) -> AsyncIterator[int]:
+        yield spec
+
+    async def go() -> list[Any]:
+        return [outcome async for outcome in fan_in(specs(), worker, concurrency=2)]
+
+    with pytest.raises(ValueError, match="bad spec"):
+        asyncio.run(asyncio.wait_for(go(), timeout=5))
 
 
 def test_fan_in_reports_a_failing_spec_and_goes_on_with_the_others() -> None:

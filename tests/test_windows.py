@@ -135,6 +135,14 @@ def test_a_timestamp_label_counts_by_its_day_in_the_groups_time_zone() -> None:
     assert periods.label_date("2022-09-04T21:00:00", plus_three) == date(2022, 9, 4)  # local
 
 
+@pytest.mark.parametrize(
+    ("label", "day"),
+    [("2022-W1", "2022-01-03"), ("2022-W5", "2022-01-31"), ("2022-W05", "2022-01-31")],
+)
+def test_a_week_label_reads_with_or_without_its_leading_zero(label: str, day: str) -> None:
+    assert periods.label_date(label) == date.fromisoformat(day)
+
+
 @pytest.mark.parametrize("label", ["2022-W54", "2022-Q5", "2022-13", "someday", "12:00", ""])
 def test_a_label_that_names_no_day_is_none(label: str) -> None:
     assert periods.label_date(label) is None

@@ -73,6 +73,7 @@ async def fan_in(
 ) -> AsyncIterator[Outcome[S]]:
     queue: asyncio.Queue[Outcome[S] | None] = asyncio.Queue(maxsize=max(1, buffer))
     todo = iter(specs)
+    broken: list[Exception] = []  # pulling the next spec failed: the caller gets it
     shared = concurrency if isinstance(concurrency, Bound) else None
 
     async def one(spec: S) -> None:
@@ -87,12 +88,15 @@ async def fan_in(
         await queue.put(Outcome(spec, done=True))
 
     async def run() -> None:
-        for spec in todo:  # shared by every worker: each takes the next spec when free
-            if shared is None:
-                await one(spec)
-            else:
-                async with shared.slots:
+        try:
+            for spec in todo:  # shared by every worker: each takes the next spec when free
+                if shared is None:
                     await one(spec)
+                else:
+                    async with shared.slots:
+                        await one(spec)
+        except Exception as exc:  # from the iterable: `one` keeps each spec's own errors
+            broken.append(exc)
         await queue.put(None)  # this worker has no spec left
 
     count = concurrency.limit if isinstance(concurrency, Bound) else max(1, concurrency)
@@ -103,6 +107,8 @@ async def fan_in(
             outcome = await queue.get()
             if outcome is None:
                 running -= 1
+                if broken:
+                    raise broken[0]
             else:
                 yield outcome
     finally:

@@ -7,8 +7,9 @@ memory on top: peak RSS grew with the size of the result instead of staying flat
 
 The full collection is needed (without it the 1M-row Datawiz bench run peaked 56 MB
 higher: cycles hold pages), but it walked every object the imports made: 0.15-0.3 s per
-spool closed. Those objects live as long as the process, so they are frozen once, here
-(`gc.freeze`), and a collection then takes microseconds."""
+spool closed. Those objects live as long as the process, so `pipelines run` freezes them
+once (`cli._tune_gc`), and a collection then takes microseconds. Not on import: a host
+that embeds the sources (Dagster, Airflow) keeps its own heap collectable."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ import gc
 from collections.abc import Callable
 
 import pyarrow as pa
-
-gc.freeze()  # dlt, pyarrow, duckdb, httpx are imported by now: ~100k objects for good
 
 
 def release_memory() -> None:

@@ -162,6 +162,11 @@ class Followed:
     body: Any = None
 
 
+# empty pages that still name a next cursor (Holistics may answer one); more in a row than
+# this is a list that makes no progress
+MAX_EMPTY_PAGES = 3
+
+
 class CursorPaginator(_Checked):
     """Pages in a chain: `fetch(token)` with None first, then with each page's `next`
     (an `after` cursor, or a whole next link) until a page gives none. An empty page
@@ -183,11 +188,18 @@ class CursorPaginator(_Checked):
     async def pages(self, first: Followed | None = None) -> AsyncIterator[Followed]:
         """Every page, `first` (already read by the caller) included, in order."""
         tokens: set[str] = set()
-        token, step = None, 1
+        token, step, empty = None, 1, 0
         page = first or await self.fetch(None)
         while True:
             where = f"page {step}" if token is None else f"page after {self.kind} {token!r}"
             self.repeats.seen(where, self.identity(page.items) if page.items else ())
+            empty = 0 if page.items else empty + 1
+            if empty > MAX_EMPTY_PAGES and page.next:
+                raise self.error(
+                    f"{empty} empty pages in a row, each naming a next {self.kind}; "
+                    "the list makes no progress",
+                    "nothing of this list was loaded; rerun, and report it if it persists",
+                )
             if page.next and str(page.next) in tokens:
                 raise self.error(
                     f"{self.kind} {page.next!r} repeated; the list would never end",

@@ -18,6 +18,9 @@ SOURCE = "quantive"
 GROUP_BYS = ("day", "week", "month", "quarter", "year")
 _TZ = re.compile(r"^UTC(?:(?P<sign>[+-])(?P<hours>\d{1,2})(?::(?P<minutes>\d{2}))?)?$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+# the doc shows `2022-W36` only; a vendor that does not zero-pad writes week 5 as `2022-W5`,
+# which ISO 8601 (and so pendulum) does not read
+_SHORT_WEEK = re.compile(r"^(\d{4})-W(\d)$")
 _STEP: dict[str, dict[str, int]] = {
     "day": {"days": 1},
     "week": {"weeks": 1},
@@ -85,8 +88,11 @@ def label_date(label: str, tz: pendulum.FixedTimezone | None = None) -> date | N
     """The day a snapshot group label or date names: `2022-09-05`, `2022-W36`,
     `2022-09`, `2022-Q3`, `2022`; a timestamp (`2022-09-04T21:00:00Z`) counts by its
     day in `tz`, the time zone the groups were computed in."""
+    label = label.strip()
     if m := _QUARTER.match(label):  # not ISO 8601, so pendulum does not read it
         return pendulum.Date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1)
+    if m := _SHORT_WEEK.match(label):
+        label = f"{m[1]}-W0{m[2]}"
     try:
         parsed = pendulum.parse(label, exact=True, tz=None)  # no offset: a local time
     except ValueError:  # pendulum's ParserError is one

@@ -19,7 +19,7 @@ import pytest
 from pipelines.registry import names
 from sandbox import Sandbox
 from tests.conftest import Cli
-from tests.test_kissmetrics import TABLES, truth
+from tests.kissmetrics_support import TABLES, truth
 from tests.truth import HISTORY
 
 PG_DSN = os.environ.get("PG_TEST_DSN")

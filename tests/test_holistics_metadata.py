@@ -1,5 +1,5 @@
 """Holistics metadata end to end: what every table must hold given the simulator's state
-(used by the full loads of tests/test_holistics.py and by tests/truth.py), and the
+(used by the full loads of tests/test_holistics_dialects.py and by tests/truth.py), and the
 settings that change what is asked and loaded."""
 
 from __future__ import annotations

@@ -3,11 +3,10 @@
 The KPI filters (`group_ids`, `ungrouped`, `mykpis`) and `v2_snapshots`, which read
 every selected KPI in one request per window; and the KPI metadata that follows the
 vendor's deletions (`kpis` replaced whole, each KPI's projections replaced). The real
-CLI, over real HTTP, against the sandbox, into DuckDB; helpers from `test_quantive`."""
+CLI, over real HTTP, against the sandbox, into DuckDB; helpers from `quantive_support`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,8 +14,9 @@ import pytest
 from sandbox import Sandbox
 from sandbox.quantive import kpi_id
 from sandbox.quantive_reads import GROUP_IDS
+from tests import quantive_support
 from tests.conftest import Cli
-from tests.test_quantive import (
+from tests.quantive_support import (
     V2,
     errors,
     loaded_projections,
@@ -27,11 +27,7 @@ from tests.test_quantive import (
     today,
 )
 
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(rows=600, vendors=("quantive",)) as sb:
-        yield sb
+sandbox = quantive_support.quantive_sandbox  # these tests run against a Quantive-only sandbox
 
 
 def linked(cli: Cli) -> set[str]:

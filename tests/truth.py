@@ -99,7 +99,7 @@ def windows(cli: Cli, source: str, table: str) -> int:
 
 
 def _datawiz_exact(cli: Cli, sandbox: Sandbox) -> None:
-    from tests.test_datawiz import expected_by_shop, loaded_by_shop
+    from tests.datawiz_support import expected_by_shop, loaded_by_shop
 
     expected = expected_by_shop(sandbox, sandbox.datawiz.first_day, _yesterday())
     assert loaded_by_shop(cli) == expected, "datawiz.sales_by_shop differs from the sandbox"
@@ -115,13 +115,13 @@ def _holistics_counts(sandbox: Sandbox) -> dict[str, int]:
 
 
 def _holistics_widgets(sandbox: Sandbox) -> list[int]:
-    from tests.test_holistics import exported
+    from tests.holistics_support import exported
 
     return exported(sandbox)
 
 
 def _holistics_exact(cli: Cli, sandbox: Sandbox) -> None:
-    from tests.test_holistics import loaded, truth
+    from tests.holistics_support import loaded, truth
     from tests.test_holistics_metadata import assert_history, assert_tables, metadata_truth
 
     for widget_id in _holistics_widgets(sandbox):
@@ -168,7 +168,7 @@ def _kissmetrics_counts(sandbox: Sandbox) -> dict[str, int]:
 
 
 def _kissmetrics_exact(cli: Cli, sandbox: Sandbox) -> None:
-    from tests.test_kissmetrics import assert_exact
+    from tests.kissmetrics_support import assert_exact
 
     if not sandbox.kissmetrics.report("Signups by Channel").drift:
         assert_exact(cli, sandbox)

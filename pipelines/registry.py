@@ -11,8 +11,6 @@ import pkgutil
 import sources
 from sources.common.config import Declaration
 
-SourceEntry = Declaration  # the name the CLI and the runner use
-
 
 def _declarations() -> dict[str, Declaration]:
     found = {}

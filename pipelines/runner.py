@@ -28,8 +28,9 @@ from pipelines import history
 from pipelines.destinations import NamedDestination
 from pipelines.failures import classify
 from pipelines.lock import run_lock
-from pipelines.registry import SOURCES, SourceEntry
+from pipelines.registry import SOURCES
 from pipelines.results import STATUS_OK, STATUS_PARTIAL, Backfill, SourceResult
+from sources.common.config import Declaration
 from sources.common.errors import ConfigError, config_key_help
 from sources.common.stats import reset_stats
 
@@ -94,7 +95,7 @@ def make_pipeline(name: str, destination: NamedDestination) -> dlt.Pipeline:
 
 
 def run_source(
-    entry: SourceEntry,
+    entry: Declaration,
     source: DltSource,
     destination: NamedDestination,
     *,

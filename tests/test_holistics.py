@@ -112,16 +112,18 @@ def test_csv_spooled_blocks_equal_a_second_read(tmp_path: Path) -> None:
 
     layout = inspect_csv(path, block_size=4_096)
     spooled = pa.concat_tables(read_csv_tables(path, layout, block_size=4_096))
-    again = pa.concat_tables(read_csv_tables(path, replace(layout, typed=()), block_size=4_096))
+    again = pa.concat_tables(read_csv_tables(path, replace(layout, typed=None), block_size=4_096))
 
-    assert layout.typed and all(p.exists() for p in layout.typed)
+    assert layout.typed is not None
+    spooled_files = layout.typed.paths
+    assert spooled_files and all(p.exists() for p in spooled_files)
     assert spooled.equals(again) and spooled.num_rows == 3_001
     assert spooled.schema.field("late").type == pa.timestamp("us", tz="UTC")
     layout.discard()
-    assert not any(p.exists() for p in layout.typed)
+    assert not any(p.exists() for p in spooled_files)
 
     path.write_text("\r\n".join([*lines, "n/a,,,,"]) + "\r\n", encoding="utf-8")
     widened = inspect_csv(path, block_size=4_096)
-    assert not widened.typed and widened.types[0] == pa.string()
-    assert not list(tmp_path.glob("*.arrow"))
+    assert widened.typed is None and widened.types[0] == pa.string()
+    assert not list(tmp_path.rglob("*.arrow"))
     assert pa.concat_tables(read_csv_tables(path, widened, block_size=4_096)).num_rows == 3_002

@@ -32,8 +32,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.ipc as ipc
 
+from sources.common.arrow import Spool
 from sources.common.memory import release_memory
 from sources.common.names import column_names
 
@@ -71,7 +71,7 @@ class CsvLayout:
     names: list[str]
     types: list[pa.DataType]
     rows: int
-    typed: tuple[Path, ...] = ()  # the spooled typed blocks; () = read the CSV again
+    typed: Spool | None = None  # the first pass's typed blocks; None = read the CSV again
 
     @property
     def schema(self) -> pa.Schema:
@@ -79,8 +79,8 @@ class CsvLayout:
 
     def discard(self) -> None:
         """Delete the spool (the CSV itself is the caller's)."""
-        for path in self.typed:
-            path.unlink(missing_ok=True)
+        if self.typed is not None:
+            self.typed.close()
 
 
 def unique_names(header: list[str], reserved: Collection[str] = ()) -> list[str]:
@@ -139,43 +139,13 @@ def _fitted(values: pa.Array, candidate: int) -> pa.Array | None:
     return _cast(values, candidate)
 
 
-class _Spool:
-    """The first pass's typed blocks in Arrow IPC files beside the CSV: a new file each
-    time the blocks' types change (a column's first values after only NULLs, a widening)."""
-
-    def __init__(self, path: Path) -> None:
-        self._base = path
-        self.paths: list[Path] = []
-        self.schemas: list[pa.Schema] = []
-        self._writer: ipc.RecordBatchFileWriter | None = None
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        if not self.schemas or batch.schema != self.schemas[-1]:
-            self.close()
-            self.paths.append(self._base.with_name(f"{self._base.name}.{len(self.paths)}.arrow"))
-            self.schemas.append(batch.schema)
-            self._writer = ipc.new_file(str(self.paths[-1]), batch.schema)
-        assert self._writer is not None
-        self._writer.write_batch(batch)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def fits(self, types: list[pa.DataType]) -> bool:
-        """Whether every spooled column has its final type, or only NULLs (null type)."""
-        return all(
-            field.type == final or pa.types.is_null(field.type)
-            for schema in self.schemas
-            for field, final in zip(schema, types, strict=True)
-        )
-
-    def discard(self) -> None:
-        self.close()
-        for path in self.paths:
-            path.unlink(missing_ok=True)
-        self.paths, self.schemas = [], []
+def _final(spool: Spool, types: list[pa.DataType]) -> bool:
+    """Whether every spooled column has its final type, or only NULLs (null type)."""
+    return all(
+        field.type == final or pa.types.is_null(field.type)
+        for schema in spool.schemas
+        for field, final in zip(schema, types, strict=True)
+    )
 
 
 def inspect_csv(
@@ -185,11 +155,13 @@ def inspect_csv(
     no column is named like one of `reserved` (the columns the source adds). The typed
     blocks are spooled beside the file for `read_csv_tables`; `layout.discard()` deletes
     them."""
-    spool = _Spool(path)
+    # beside the CSV, in the run's scratch folder; `read_csv_tables` releases the memory
+    spool = Spool(str(path.parent), releases=False)
     try:
         header, chosen, seen_values, rows = _first_pass(path, block_size, spool)
-    finally:
+    except BaseException:
         spool.close()
+        raise
     if not header:  # no rows at all: the header alone, when there is one
         try:
             with _reader(path, block_size, None) as probe:
@@ -201,13 +173,15 @@ def inspect_csv(
     types = [
         CANDIDATES[c] if seen else pa.string() for c, seen in zip(chosen, seen_values, strict=True)
     ]
-    if not spool.fits(types):  # a column widened after it had values: read the CSV again
-        spool.discard()
-    return CsvLayout(header, unique_names(header, reserved), types, rows, tuple(spool.paths))
+    typed: Spool | None = spool
+    if not _final(spool, types):  # a column widened after it had values: read the CSV again
+        spool.close()
+        typed = None
+    return CsvLayout(header, unique_names(header, reserved), types, rows, typed)
 
 
 def _first_pass(
-    path: Path, block_size: int, spool: _Spool
+    path: Path, block_size: int, spool: Spool
 ) -> tuple[list[str], list[int], list[bool], int]:
     """Every block read as strings, each column narrowed to the first candidate all its
     values cast to so far, the block spooled as cast (a column of only NULLs as nulls)."""
@@ -215,31 +189,25 @@ def _first_pass(
     chosen: list[int] = []
     seen_values: list[bool] = []
     rows = 0
-    try:
-        for header, batch in _string_batches(path, block_size):
-            if not chosen:
-                chosen = [0] * len(header)
-                seen_values = [False] * len(header)
-            rows += batch.num_rows
-            columns: list[pa.Array] = []
-            for i in range(len(header)):
-                column = batch.column(i)
-                if column.null_count == len(column):
-                    kind = CANDIDATES[chosen[i]] if seen_values[i] else pa.null()
-                    columns.append(pa.nulls(len(column), kind))
-                    continue
-                seen_values[i] = True
+    for header, batch in _string_batches(path, block_size):
+        if not chosen:
+            chosen = [0] * len(header)
+            seen_values = [False] * len(header)
+        rows += batch.num_rows
+        columns: list[pa.Array] = []
+        for i in range(len(header)):
+            column = batch.column(i)
+            if column.null_count == len(column):
+                kind = CANDIDATES[chosen[i]] if seen_values[i] else pa.null()
+                columns.append(pa.nulls(len(column), kind))
+                continue
+            seen_values[i] = True
+            typed = _fitted(column, chosen[i])
+            while typed is None:
+                chosen[i] += 1
                 typed = _fitted(column, chosen[i])
-                while typed is None:
-                    chosen[i] += 1
-                    typed = _fitted(column, chosen[i])
-                columns.append(typed)
-            spool.write(
-                pa.RecordBatch.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
-            )
-    except BaseException:
-        spool.discard()
-        raise
+            columns.append(typed)
+        spool.write(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]))
     return header, chosen, seen_values, rows
 
 
@@ -254,7 +222,13 @@ def read_csv_tables(
     schema = layout.schema
     pending: list[pa.RecordBatch] = []
     rows = 0
-    for columns in _spooled(layout) if layout.typed else _cast_again(path, layout, block_size):
+    spool = layout.typed
+    blocks = (
+        _spooled(spool, layout.types)
+        if spool is not None
+        else _cast_again(path, layout, block_size)
+    )
+    for columns in blocks:
         pending.append(pa.RecordBatch.from_arrays(columns, schema=schema))
         rows += pending[-1].num_rows
         if rows >= table_rows:
@@ -265,17 +239,13 @@ def read_csv_tables(
     release_memory()  # the blocks' pages, before the load in this process
 
 
-def _spooled(layout: CsvLayout) -> Iterator[list[pa.Array]]:
-    for path in layout.typed:
-        # read, not memory-mapped: dlt may hold a table after the spool is deleted
-        with pa.OSFile(str(path), "rb") as source:
-            reader = ipc.open_file(source)
-            for n in range(reader.num_record_batches):
-                batch = reader.get_batch(n)
-                yield [
-                    pa.nulls(batch.num_rows, t) if pa.types.is_null(c.type) else c
-                    for c, t in zip(batch.columns, layout.types, strict=True)
-                ]
+def _spooled(spool: Spool, types: list[pa.DataType]) -> Iterator[list[pa.Array]]:
+    for table in spool.tables():
+        for batch in table.to_batches():
+            yield [
+                pa.nulls(batch.num_rows, t) if pa.types.is_null(c.type) else c
+                for c, t in zip(batch.columns, types, strict=True)
+            ]
 
 
 def _cast_again(path: Path, layout: CsvLayout, block_size: int) -> Iterator[list[pa.Array]]:
